@@ -1,0 +1,41 @@
+"""Where things live, read from the environment with working defaults.
+
+``DAGSTER_HOME`` is the Dagster instance directory; unset, it is ``.dagster_home`` in the
+current directory, created on first use. ``CONSOLIDATION_DATABASE_URL`` is the memory store;
+unset, it is a SQLite file inside that directory, so one directory holds a whole local setup.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATABASE_URL_ENV = "CONSOLIDATION_DATABASE_URL"
+DEFAULT_HOME_NAME = ".dagster_home"
+
+
+MINIMAL_INSTANCE_CONFIG = """\
+# Created by consolidation-assets on first use. Storage defaults to SQLite in this directory;
+# see the project's dagster.yaml for run queue limits and the PostgreSQL variant.
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_home() -> Path:
+    """The instance directory, created if missing, and exported so Dagster finds the same one."""
+    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / DEFAULT_HOME_NAME).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(MINIMAL_INSTANCE_CONFIG)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def database_url() -> str:
+    """The memory store URL: the environment's, else SQLite under the instance directory."""
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        return url
+    return f"sqlite:///{dagster_home() / 'memories.db'}"

@@ -1,0 +1,1 @@
+"""The memory store: schema, engine and every query. Knows nothing of Dagster."""

@@ -1,0 +1,136 @@
+"""Raw memories: written once at ingest, read by the phases, never changed afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, func, select
+
+from consolidation_assets.memory_input import InvalidMemoriesError, NewMemory, Problem
+from consolidation_assets.scope import Scope
+from consolidation_assets.store._sql import bulk_insert, chunks
+from consolidation_assets.store.engine import transaction
+from consolidation_assets.store.models import Memory
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    received: int
+    inserted: int
+    already_present: int
+    projects: dict[str, int]
+
+
+def insert_memories(engine: Engine, memories: Sequence[NewMemory], source: str) -> IngestReport:
+    """Store validated memories in one transaction; ids already stored with the same content
+    are skipped, and an id stored with other content refuses the whole batch."""
+    now = datetime.now(UTC)
+    with transaction(engine) as session:
+        stored: dict[str, tuple[str, str]] = {}
+        ids = [m.id for m in memories]
+        for part in chunks(ids):
+            rows = session.execute(
+                select(Memory.id, Memory.project_id, Memory.content_hash).where(Memory.id.in_(part))
+            )
+            stored.update({row.id: (row.project_id, row.content_hash) for row in rows})
+        problems = [
+            Problem(
+                number,
+                "id",
+                f"{m.id!r} is already stored with other content or in another project",
+            )
+            for number, m in enumerate(memories, start=1)
+            if m.id in stored and stored[m.id] != (m.project_id, m.content_hash)
+        ]
+        if problems:
+            raise InvalidMemoriesError(source, problems)
+        new = [m for m in memories if m.id not in stored]
+        bulk_insert(
+            session,
+            Memory.__table__,
+            [
+                {
+                    "id": m.id,
+                    "project_id": m.project_id,
+                    "memory_type": m.memory_type,
+                    "content": m.content,
+                    "goal": m.goal,
+                    "result": m.result,
+                    "feedback": m.feedback,
+                    "tool_usage": m.tool_usage,
+                    "task_id": m.task_id,
+                    "agent_id": m.agent_id,
+                    "success": m.success,
+                    "tags": m.tags,
+                    "metadata": m.metadata,
+                    "content_hash": m.content_hash,
+                    "created_at": m.created_at,
+                    "ingested_at": now,
+                }
+                for m in new
+            ],
+        )
+    projects: dict[str, int] = {}
+    for m in new:
+        projects[m.project_id] = projects.get(m.project_id, 0) + 1
+    return IngestReport(len(memories), len(new), len(memories) - len(new), projects)
+
+
+@dataclass(frozen=True)
+class MemoryColumns:
+    """What the phases need of each memory in scope, in arrival order."""
+
+    ids: list[str]
+    texts: list[str]
+    content_hashes: list[str]
+    memory_types: list[str]
+    success: list[bool | None]
+    task_ids: list[str | None]
+    created_at: list[datetime]
+
+
+def load_memories(engine: Engine, project_id: str, scope: Scope | None = None) -> MemoryColumns:
+    scope = scope or Scope()
+    query = select(
+        Memory.id,
+        Memory.content,
+        Memory.content_hash,
+        Memory.memory_type,
+        Memory.success,
+        Memory.task_id,
+        Memory.created_at,
+    ).where(Memory.project_id == project_id)
+    if scope.memory_types:
+        query = query.where(Memory.memory_type.in_(scope.memory_types))
+    if scope.since is not None:
+        query = query.where(Memory.created_at >= scope.since)
+    if scope.until is not None:
+        query = query.where(Memory.created_at < scope.until)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(Memory.seq)).all()
+    return MemoryColumns(
+        ids=[r.id for r in rows],
+        texts=[r.content for r in rows],
+        content_hashes=[r.content_hash for r in rows],
+        memory_types=[r.memory_type for r in rows],
+        success=[r.success for r in rows],
+        task_ids=[r.task_id for r in rows],
+        created_at=[r.created_at for r in rows],
+    )
+
+
+def count_memories(engine: Engine, project_id: str) -> int:
+    with engine.connect() as conn:
+        return (
+            conn.scalar(
+                select(func.count()).select_from(Memory).where(Memory.project_id == project_id)
+            )
+            or 0
+        )
+
+
+def list_projects(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.scalars(select(Memory.project_id).distinct().order_by(Memory.project_id)))

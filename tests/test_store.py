@@ -1,0 +1,73 @@
+"""The memory store: ingest is all-or-nothing and idempotent; raw memories are never changed."""
+
+import hashlib
+import json
+
+import pytest
+from sqlalchemy import inspect
+
+from consolidation_assets.memory_input import InvalidMemoriesError, parse_jsonl
+from consolidation_assets.store.embeddings import cached_vectors
+from consolidation_assets.store.memories import count_memories, insert_memories
+
+
+def jsonl(records) -> bytes:
+    return "\n".join(json.dumps(r) for r in records).encode()
+
+
+def test_schema_is_created_on_first_use(store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {
+        "memories",
+        "memory_embeddings",
+        "patterns",
+        "pattern_members",
+        "merged_memories",
+        "merged_memory_sources",
+        "principles",
+        "principle_patterns",
+        "playbook_entries",
+        "playbook_entry_memories",
+        "playbook_changes",
+        "consolidation_jobs",
+    } <= tables
+
+
+def test_reingesting_the_same_ids_adds_nothing(store) -> None:
+    records = [{"id": f"a{i}", "project_id": "p", "content": f"memory {i}"} for i in range(5)]
+    first = insert_memories(store.engine, parse_jsonl(jsonl(records), "f"), "f")
+    again = insert_memories(store.engine, parse_jsonl(jsonl(records), "f"), "f")
+    assert (first.inserted, again.inserted, again.already_present) == (5, 0, 5)
+    assert count_memories(store.engine, "p") == 5
+
+
+def test_stored_id_with_other_content_refuses_the_whole_batch(store) -> None:
+    insert_memories(
+        store.engine,
+        parse_jsonl(jsonl([{"id": "a", "project_id": "p", "content": "one"}]), "f"),
+        "f",
+    )
+    batch = parse_jsonl(
+        jsonl(
+            [
+                {"id": "b", "project_id": "p", "content": "new"},
+                {"id": "a", "project_id": "p", "content": "changed"},
+            ]
+        ),
+        "g",
+    )
+    with pytest.raises(InvalidMemoriesError, match="line 2: id"):
+        insert_memories(store.engine, batch, "g")
+    assert count_memories(store.engine, "p") == 1
+
+
+def test_embedding_cache_embeds_each_text_once(store, embedder) -> None:
+    texts = ["Use WAL mode for SQLite.", "Use WAL mode for SQLite.", "Pin numpy below 3."]
+    hashes = [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    vectors, embedded = embedder.vectors_for(store, hashes, texts)
+    assert embedded == 2 and vectors.shape == (3, 384)
+    assert abs(float(vectors[0] @ vectors[0]) - 1.0) < 1e-5
+    again, embedded_again = embedder.vectors_for(store, hashes, texts)
+    assert embedded_again == 0
+    assert (again == vectors).all()
+    assert set(cached_vectors(store.engine, embedder.model_id, hashes)) == set(hashes)
