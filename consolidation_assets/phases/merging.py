@@ -1,0 +1,154 @@
+"""Phase 2, memory merging: near-duplicate memories become one merged memory.
+
+Candidates come from nearest neighbours, never from all pairs. A pair is a duplicate when the
+texts are the same once normalised, or when their cosine similarity clears the threshold and
+the detail guard finds no conflict (different numbers, versions, paths, identifiers or error
+codes on each side, or one side negating what the other states). Groups are stars around a
+canonical memory, so every source is itself close to the canonical and nothing chains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consolidation_assets.phases.neighbors import nearest_neighbors
+from consolidation_assets.phases.patterns import collapse_exact
+from consolidation_assets.phases.text import details, details_conflict, is_negated
+from consolidation_assets.phases.types import MemoryBatch, MergeGroup, stable_id
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    similarity_threshold: float = 0.90
+    neighbors: int = 10
+    detail_guard: bool = True
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    groups: list[MergeGroup]
+    memories_processed: int
+    exact_duplicates: int
+    guard_rejections: int
+
+    @property
+    def metrics(self) -> dict[str, float | int]:
+        merged = sum(len(g.source_ids) for g in self.groups)
+        processed = self.memories_processed
+        return {
+            "memories_processed": processed,
+            "merge_groups": len(self.groups),
+            "memories_merged": merged,
+            "memories_absorbed": merged - len(self.groups),
+            "exact_duplicates": self.exact_duplicates,
+            "detail_guard_rejections": self.guard_rejections,
+            "reduction": round((merged - len(self.groups)) / processed, 4) if processed else 0.0,
+        }
+
+
+def is_duplicate(text_a: str, text_b: str, similarity: float, settings: MergeSettings) -> bool:
+    """The pair rule on its own, for callers that hold two texts."""
+    if similarity < settings.similarity_threshold:
+        return False
+    if not settings.detail_guard:
+        return True
+    return is_negated(text_a) == is_negated(text_b) and not details_conflict(
+        details(text_a), details(text_b)
+    )
+
+
+def merge_memories(
+    project_id: str,
+    batch: MemoryBatch,
+    pattern_of: dict[str, str] | None = None,
+    settings: MergeSettings | None = None,
+) -> MergeOutcome:
+    """Merge groups of two or more memories; memories in no group stand alone."""
+    settings = settings or MergeSettings()
+    pattern_of = pattern_of or {}
+    n = len(batch)
+    if n == 0:
+        return MergeOutcome([], 0, 0, 0)
+    texts = list(batch.texts)
+    representative, unique_rows = collapse_exact(texts)
+    copies: dict[int, list[int]] = {int(r): [] for r in unique_rows}
+    for i, r in enumerate(representative.tolist()):
+        copies[r].append(i)
+    unique_list = unique_rows.tolist()
+    vectors = batch.vectors[unique_rows]
+    neighbor_idx, neighbor_sim = nearest_neighbors(vectors, settings.neighbors)
+
+    detail_sets = [details(texts[r]) for r in unique_list]
+    negated = [is_negated(texts[r]) for r in unique_list]
+    edges: list[dict[int, float]] = [{} for _ in unique_list]
+    rejections = 0
+    for u in range(len(unique_list)):
+        for v, s in zip(neighbor_idx[u].tolist(), neighbor_sim[u].tolist(), strict=True):
+            if v < 0 or s < settings.similarity_threshold or v in edges[u]:
+                continue
+            if settings.detail_guard and (
+                negated[u] != negated[v] or details_conflict(detail_sets[u], detail_sets[v])
+            ):
+                rejections += 1
+                continue
+            edges[u][v] = s
+            edges[v][u] = s
+
+    weight = [len(copies[r]) for r in unique_list]
+    strength = [sum(e.values()) for e in edges]
+    order = sorted(
+        range(len(unique_list)),
+        key=lambda u: (-(len(edges[u]) + weight[u] - 1), -strength[u], unique_list[u]),
+    )
+    assigned = [False] * len(unique_list)
+    groups: list[MergeGroup] = []
+    for leader in order:
+        if assigned[leader]:
+            continue
+        assigned[leader] = True
+        followers = sorted(
+            (v for v in edges[leader] if not assigned[v]),
+            key=lambda v: (-edges[leader][v], unique_list[v]),
+        )
+        for v in followers:
+            assigned[v] = True
+        members = [(leader, 1.0), *((v, edges[leader][v]) for v in followers)]
+        rows = [(i, sim) for u, sim in members for i in copies[unique_list[u]]]
+        if len(rows) < 2:
+            continue
+        canonical = min(
+            copies[unique_list[leader]], key=lambda i: (batch.created_at[i], batch.ids[i])
+        )
+        groups.append(_group(project_id, batch, rows, canonical, detail_sets[leader], pattern_of))
+
+    exact = sum(len(c) - 1 for c in copies.values())
+    groups.sort(key=lambda g: (-len(g.source_ids), g.id))
+    return MergeOutcome(groups, n, exact, rejections)
+
+
+def _group(
+    project_id: str,
+    batch: MemoryBatch,
+    rows: list[tuple[int, float]],
+    canonical: int,
+    canonical_details: frozenset[str],
+    pattern_of: dict[str, str],
+) -> MergeGroup:
+    """One merged memory: the canonical text, and the details only other sources mention."""
+    rows = sorted(rows, key=lambda item: (-item[1], batch.created_at[item[0]], batch.ids[item[0]]))
+    source_ids = tuple(batch.ids[i] for i, _ in rows)
+    extra = set().union(*(details(batch.texts[i]) for i, _ in rows)) - canonical_details
+    canonical_id = batch.ids[canonical]
+    created = [batch.created_at[i] for i, _ in rows]
+    return MergeGroup(
+        id=stable_id("mm", project_id, *sorted(source_ids)),
+        canonical_memory_id=canonical_id,
+        content=batch.texts[canonical],
+        source_ids=source_ids,
+        source_similarities=tuple(round(float(s), 4) for _, s in rows),
+        pattern_id=pattern_of.get(canonical_id),
+        details=tuple(sorted(extra)),
+        min_similarity=round(float(min(s for _, s in rows)), 4),
+        first_seen=min(created),
+        last_seen=max(created),
+    )

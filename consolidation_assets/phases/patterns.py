@@ -1,0 +1,201 @@
+"""Phase 1, pattern extraction: recurring themes across a project's memories.
+
+Memories are clustered by average linkage on their nearest-neighbour graph (no k to guess, and
+anything that does not recur stays out of every pattern). A cluster becomes a pattern when at
+least ``min_support`` memories support it; it is labelled by its most central memory and by the
+keywords that set it apart from the rest of the project (class-based TF-IDF).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from consolidation_assets.phases.linkage import average_linkage
+from consolidation_assets.phases.neighbors import nearest_neighbors
+from consolidation_assets.phases.text import (
+    class_keywords,
+    normalize,
+    saturating,
+    sentences,
+    shorten,
+)
+from consolidation_assets.phases.types import MemoryBatch, Pattern, stable_id, unit
+
+PATTERN_TYPES = ("failure", "gotcha", "decision", "workflow", "success")
+_TYPE_VOTE = {
+    "error_fix": "failure",
+    "warning": "gotcha",
+    "decision": "decision",
+    "discovery": "workflow",
+    "codebase_knowledge": "workflow",
+    "learning": "success",
+}
+
+
+@dataclass(frozen=True)
+class PatternSettings:
+    """``similarity_threshold``: the least average cosine similarity inside a pattern."""
+
+    similarity_threshold: float = 0.55
+    min_support: int = 3
+    neighbors: int = 10
+    keywords: int = 6
+
+
+@dataclass(frozen=True)
+class PatternExtraction:
+    patterns: list[Pattern]
+    memories_processed: int
+    unique_texts: int
+    memories_in_patterns: int
+
+    @property
+    def metrics(self) -> dict[str, float | int]:
+        processed = self.memories_processed
+        return {
+            "memories_processed": processed,
+            "unique_texts": self.unique_texts,
+            "patterns_extracted": len(self.patterns),
+            "memories_in_patterns": self.memories_in_patterns,
+            "memories_left_out": processed - self.memories_in_patterns,
+            "coverage": round(self.memories_in_patterns / processed, 4) if processed else 0.0,
+            "mean_confidence": round(float(np.mean([p.confidence for p in self.patterns])), 4)
+            if self.patterns
+            else 0.0,
+        }
+
+
+def collapse_exact(texts: list[str] | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """For each text the index of its first exact (normalised) duplicate, and the unique rows.
+
+    Identical texts cluster, merge and embed alike, so every phase works on unique texts and
+    weighs each by how often it occurs.
+    """
+    first: dict[str, int] = {}
+    representative = np.empty(len(texts), dtype=np.int64)
+    for i, text in enumerate(texts):
+        representative[i] = first.setdefault(normalize(text), i)
+    unique_rows = np.array(sorted(set(representative.tolist())), dtype=np.int64)
+    return representative, unique_rows
+
+
+def cluster_memories(
+    vectors: np.ndarray, texts: list[str] | tuple[str, ...], threshold: float, neighbors: int
+) -> np.ndarray:
+    """A cluster label per memory; exact duplicates always share one."""
+    representative, unique_rows = collapse_exact(texts)
+    position = {row: p for p, row in enumerate(unique_rows.tolist())}
+    weights = np.bincount(
+        [position[r] for r in representative.tolist()], minlength=len(unique_rows)
+    )
+    unique_vectors = vectors[unique_rows]
+    neighbor_idx, _ = nearest_neighbors(unique_vectors, neighbors)
+    unique_labels = average_linkage(
+        unique_vectors * weights[:, None], weights, neighbor_idx, threshold
+    )
+    return np.array([unique_labels[position[r]] for r in representative.tolist()], dtype=np.int64)
+
+
+def infer_pattern_type(memory_types: list[str], success: list[bool | None]) -> str:
+    """The platform's pattern type from what the members are and whether they worked."""
+    votes: Counter[str] = Counter()
+    for memory_type, worked in zip(memory_types, success, strict=True):
+        votes["failure" if worked is False else _TYPE_VOTE.get(memory_type, "workflow")] += 1
+    return max(PATTERN_TYPES, key=lambda t: (votes[t], -PATTERN_TYPES.index(t)))
+
+
+def pattern_confidence(cohesion: float, support: int, distinct_tasks: int) -> float:
+    """How much to trust a pattern: tight, often seen, and seen in different tasks.
+
+    Cohesion counts for half (0 at an average similarity of 0.5, full at 0.9), evidence for
+    0.35 (saturating: 3 memories give 0.39 of it, 10 give 0.89), and the share of distinct
+    tasks for the rest, since one task repeating itself is weaker evidence than many.
+    """
+    tightness = min(max((cohesion - 0.5) / 0.4, 0.0), 1.0)
+    evidence = saturating(support - 1, 4.0)
+    diversity = distinct_tasks / support if support else 0.0
+    return round(0.5 * tightness + 0.35 * evidence + 0.15 * diversity, 4)
+
+
+def extract_patterns(
+    project_id: str, batch: MemoryBatch, settings: PatternSettings | None = None
+) -> PatternExtraction:
+    """The project's recurring patterns, largest first."""
+    settings = settings or PatternSettings()
+    n = len(batch)
+    if n == 0:
+        return PatternExtraction([], 0, 0, 0)
+    texts = list(batch.texts)
+    labels = cluster_memories(
+        batch.vectors, texts, settings.similarity_threshold, settings.neighbors
+    )
+    sizes = np.bincount(labels)
+    kept = [c for c in range(len(sizes)) if sizes[c] >= settings.min_support]
+    class_of = np.full(len(sizes), -1, dtype=np.int64)
+    class_of[kept] = np.arange(len(kept))
+    keyword_sets = class_keywords(texts, class_of[labels], len(kept), settings.keywords)
+
+    members_of: dict[int, list[int]] = {c: [] for c in kept}
+    for i, label in enumerate(labels.tolist()):
+        if label in members_of:
+            members_of[label].append(i)
+
+    patterns = [
+        _pattern(project_id, batch, members_of[c], keyword_sets[k]) for k, c in enumerate(kept)
+    ]
+    patterns.sort(key=lambda p: (-p.support, p.id))
+    _, unique_rows = collapse_exact(texts)
+    return PatternExtraction(
+        patterns=patterns,
+        memories_processed=n,
+        unique_texts=len(unique_rows),
+        memories_in_patterns=sum(p.support for p in patterns),
+    )
+
+
+def _pattern(
+    project_id: str, batch: MemoryBatch, members: list[int], keywords: tuple[str, ...]
+) -> Pattern:
+    vectors = batch.vectors[members]
+    centroid = unit(vectors.sum(axis=0))
+    similarity = vectors @ centroid
+    order = sorted(range(len(members)), key=lambda j: (-similarity[j], batch.ids[members[j]]))
+    members = [members[j] for j in order]
+    similarity = similarity[order]
+    central = members[0]
+    member_ids = tuple(batch.ids[i] for i in members)
+    tasks = {batch.task_ids[i] or f"memory:{batch.ids[i]}" for i in members}
+    created = [batch.created_at[i] for i in members]
+    pattern_type = infer_pattern_type(
+        [batch.memory_types[i] for i in members], [batch.success[i] for i in members]
+    )
+    cohesion = float(similarity.mean())
+    support = len(members)
+    central_text = batch.texts[central]
+    label = shorten((sentences(central_text) or [central_text])[0], 120)
+    summary = (
+        f"{pattern_type.capitalize()} pattern seen in {support} memories across {len(tasks)} "
+        f"task(s) from {min(created):%Y-%m-%d} to {max(created):%Y-%m-%d}"
+        + (f", about {', '.join(keywords[:4])}" if keywords else "")
+        + f". Most typical: {shorten(central_text, 300)}"
+    )
+    return Pattern(
+        id=stable_id("pat", project_id, *sorted(member_ids)),
+        label=label,
+        summary=summary,
+        keywords=keywords,
+        pattern_type=pattern_type,
+        confidence=pattern_confidence(cohesion, support, len(tasks)),
+        support=support,
+        distinct_tasks=len(tasks),
+        cohesion=round(cohesion, 4),
+        central_memory_id=batch.ids[central],
+        first_seen=min(created),
+        last_seen=max(created),
+        member_ids=member_ids,
+        member_similarities=tuple(round(float(s), 4) for s in similarity),
+        centroid=centroid.astype(np.float32),
+    )

@@ -1,0 +1,420 @@
+"""Phase 4, playbook integration: instructions agents read before they work.
+
+Principles and strong patterns become candidate entries. Candidates that say the same thing are
+folded together; each remaining candidate is matched by meaning against the project's existing
+entries: a match is reinforced (sources appended, priority raised, change logged), a candidate
+with no match is created, and an active entry no candidate supports any more is marked stale.
+Nothing is ever deleted, feedback counters are never touched here, and a re-run on unchanged
+memories changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import numpy as np
+
+from consolidation_assets.phases.neighbors import cross_nearest, nearest_neighbors
+from consolidation_assets.phases.text import saturating, sentences, shorten
+from consolidation_assets.phases.types import MemoryBatch, Pattern, Principle, stable_id, unit
+
+CATEGORIES = ("troubleshooting", "gotchas", "architecture", "dependencies", "patterns")
+_CATEGORY_OF_TYPE = {
+    "failure": "troubleshooting",
+    "gotcha": "gotchas",
+    "decision": "architecture",
+    "workflow": "patterns",
+    "success": "patterns",
+}
+_DEPENDENCY_WORDS = re.compile(
+    r"\b(?:upgrad\w*|downgrad\w*|pin(?:ned|ning)?|bump\w*|dependenc\w*|package\w*|"
+    r"requirements\.txt|lockfile|lock file|version(?:s|ed)?)\b",
+    re.IGNORECASE,
+)
+_LEAD = {
+    "troubleshooting": "When this recurs ({topic}): {text}",
+    "gotchas": "Watch out ({topic}): {text}",
+    "architecture": "Follow the decision ({topic}): {text}",
+    "dependencies": "Dependencies ({topic}): {text}",
+    "patterns": "Do this ({topic}): {text}",
+}
+
+
+@dataclass(frozen=True)
+class PlaybookSettings:
+    """Thresholds of the playbook phase.
+
+    ``min_pattern_confidence``: a pattern outside every principle becomes an entry only above
+    it. ``match_threshold``: the cosine similarity at which a candidate is the same entry as an
+    existing one (reinforce, not create). ``duplicate_threshold``: candidates this similar are
+    folded into one.
+    """
+
+    min_pattern_confidence: float = 0.6
+    match_threshold: float = 0.9
+    duplicate_threshold: float = 0.9
+    support_overlap: float = 0.5
+
+
+@dataclass(frozen=True)
+class EntryCandidate:
+    key: str
+    category: str
+    content: str
+    priority: float
+    tags: tuple[str, ...]
+    supporting_memory_ids: frozenset[str]
+    source_kind: str
+    source_pattern_ids: tuple[str, ...]
+    source_principle_ids: tuple[str, ...]
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class EntryState:
+    """A playbook entry as stored; the phase returns new states for what it changes."""
+
+    id: str
+    category: str
+    content: str
+    priority: float
+    tags: tuple[str, ...]
+    status: str
+    source_kind: str
+    source_pattern_ids: tuple[str, ...]
+    source_principle_ids: tuple[str, ...]
+    supporting_memory_ids: frozenset[str]
+    embedding: np.ndarray
+    created_at: datetime
+    updated_at: datetime
+    helpful_count: int = 0
+    harmful_count: int = 0
+
+    @property
+    def evidence_count(self) -> int:
+        return len(self.supporting_memory_ids)
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    entry_id: str
+    kind: str
+    old_content: str | None
+    new_content: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlaybookIntegration:
+    written: list[EntryState]
+    changes: list[EntryChange]
+    candidates: int
+    active_after: int
+
+    @property
+    def metrics(self) -> dict[str, int]:
+        kinds = Counter(c.kind for c in self.changes)
+        return {
+            "playbook_candidates": self.candidates,
+            "playbook_entries_created": kinds["created"],
+            "playbook_entries_updated": kinds["updated"],
+            "playbook_entries_stale": kinds["staled"],
+            "playbook_entries_reactivated": kinds["reactivated"],
+            "playbook_entries_active": self.active_after,
+        }
+
+
+def category_for(pattern_type: str, text: str) -> str:
+    """The playbook section of an entry: by pattern type, dependencies by what it says."""
+    if _DEPENDENCY_WORDS.search(text):
+        return "dependencies"
+    return _CATEGORY_OF_TYPE.get(pattern_type, "patterns")
+
+
+def _advice_row(pattern: Pattern, batch: MemoryBatch, position: dict[str, int]) -> int:
+    """The member that best says what to do: the most central one that worked, if any did."""
+    rows = [position[m] for m in pattern.member_ids if m in position]
+    worked = [r for r in rows if batch.success[r] is True]
+    return (worked or rows)[0]
+
+
+def pattern_candidate(
+    pattern: Pattern, batch: MemoryBatch, position: dict[str, int]
+) -> EntryCandidate:
+    row = _advice_row(pattern, batch, position)
+    text = shorten(batch.texts[row], 400)
+    category = category_for(pattern.pattern_type, text)
+    topic = ", ".join(pattern.keywords[:3]) or pattern.pattern_type
+    evidence = saturating(pattern.support, 10.0)
+    return EntryCandidate(
+        key=pattern.id,
+        category=category,
+        content=_LEAD[category].format(topic=topic, text=text),
+        priority=round(pattern.confidence * (0.5 + 0.5 * evidence), 4),
+        tags=(pattern.pattern_type, *pattern.keywords[:4]),
+        supporting_memory_ids=frozenset(pattern.member_ids),
+        source_kind="pattern",
+        source_pattern_ids=(pattern.id,),
+        source_principle_ids=(),
+        embedding=unit(np.asarray(pattern.centroid, dtype=np.float32)),
+    )
+
+
+def principle_candidate(principle: Principle, patterns_by_id: dict[str, Pattern]) -> EntryCandidate:
+    members = [patterns_by_id[p] for p in principle.pattern_ids if p in patterns_by_id]
+    category = (
+        Counter(category_for(p.pattern_type, p.label) for p in members).most_common(1)[0][0]
+        if members
+        else "patterns"
+    )
+    labels = "; ".join(shorten(p.label, 90) for p in sorted(members, key=lambda p: -p.support)[:4])
+    statement = (sentences(principle.statement) or [principle.statement])[0]
+    confidence = float(np.mean([p.confidence for p in members])) if members else 0.0
+    evidence = saturating(principle.support, 10.0)
+    return EntryCandidate(
+        key=principle.id,
+        category=category,
+        content=shorten(f"Principle: {statement} Seen in: {labels}.", 600),
+        priority=round(min(1.0, confidence * (0.5 + 0.5 * evidence) + 0.05 * principle.level), 4),
+        tags=("principle", f"level-{principle.level}", *principle.keywords[:4]),
+        supporting_memory_ids=frozenset(m for p in members for m in p.member_ids),
+        source_kind="principle",
+        source_pattern_ids=tuple(sorted(principle.pattern_ids)),
+        source_principle_ids=(principle.id,),
+        embedding=unit(np.asarray(principle.centroid, dtype=np.float32)),
+    )
+
+
+def build_candidates(
+    batch: MemoryBatch,
+    patterns: list[Pattern],
+    principles: list[Principle],
+    settings: PlaybookSettings,
+) -> list[EntryCandidate]:
+    """One candidate per principle and per strong pattern, near-identical ones folded."""
+    position = batch.index()
+    by_id = {p.id: p for p in patterns}
+    candidates = [principle_candidate(p, by_id) for p in principles]
+    candidates += [
+        pattern_candidate(p, batch, position)
+        for p in patterns
+        if p.confidence >= settings.min_pattern_confidence
+    ]
+    return fold_duplicates(candidates, settings.duplicate_threshold)
+
+
+def fold_duplicates(candidates: list[EntryCandidate], threshold: float) -> list[EntryCandidate]:
+    """Candidates that say the same thing become one, keeping the higher-priority wording."""
+    if not candidates:
+        return []
+    ordered = sorted(candidates, key=lambda c: (-c.priority, c.key))
+    vectors = np.array([c.embedding for c in ordered], dtype=np.float32)
+    neighbor_idx, neighbor_sim = nearest_neighbors(vectors, 10)
+    absorbed_by: dict[int, int] = {}
+    for i in range(len(ordered)):
+        if i in absorbed_by:
+            continue
+        for j, s in zip(neighbor_idx[i].tolist(), neighbor_sim[i].tolist(), strict=True):
+            same_text = j >= 0 and ordered[j].content == ordered[i].content
+            if j > i and j not in absorbed_by and (s >= threshold or same_text):
+                absorbed_by[j] = i
+    kept: dict[int, EntryCandidate] = {i: c for i, c in enumerate(ordered) if i not in absorbed_by}
+    for j, i in sorted(absorbed_by.items()):
+        keeper, other = kept[i], ordered[j]
+        kept[i] = replace(
+            keeper,
+            supporting_memory_ids=keeper.supporting_memory_ids | other.supporting_memory_ids,
+            source_pattern_ids=tuple(
+                sorted({*keeper.source_pattern_ids, *other.source_pattern_ids})
+            ),
+            source_principle_ids=tuple(
+                sorted({*keeper.source_principle_ids, *other.source_principle_ids})
+            ),
+        )
+    return list(kept.values())
+
+
+def integrate_playbook(
+    project_id: str,
+    candidates: list[EntryCandidate],
+    existing: list[EntryState],
+    now: datetime,
+    settings: PlaybookSettings | None = None,
+    in_scope: Iterable[str] | None = None,
+) -> PlaybookIntegration:
+    """Match candidates to existing entries; create, reinforce, reactivate or stale.
+
+    ``in_scope`` is the set of memory ids the run looked at; an entry none of whose supporting
+    memories was in scope is left alone (a run narrowed to some memory types must not stale
+    the entries other memories support). ``None`` means the run saw every memory.
+    """
+    settings = settings or PlaybookSettings()
+    matches = _match(candidates, existing, settings)
+    written: list[EntryState] = []
+    changes: list[EntryChange] = []
+    matched_existing: set[int] = set()
+    used_ids = {e.id for e in existing}
+    for c_index, candidate in enumerate(candidates):
+        e_index = matches.get(c_index)
+        if e_index is None:
+            entry_id = _new_id(project_id, candidate, used_ids)
+            used_ids.add(entry_id)
+            entry = EntryState(
+                id=entry_id,
+                category=candidate.category,
+                content=candidate.content,
+                priority=candidate.priority,
+                tags=candidate.tags,
+                status="active",
+                source_kind=candidate.source_kind,
+                source_pattern_ids=candidate.source_pattern_ids,
+                source_principle_ids=candidate.source_principle_ids,
+                supporting_memory_ids=candidate.supporting_memory_ids,
+                embedding=candidate.embedding,
+                created_at=now,
+                updated_at=now,
+            )
+            written.append(entry)
+            changes.append(EntryChange(entry_id, "created", None, entry.content, _why(candidate)))
+            continue
+        matched_existing.add(e_index)
+        old = existing[e_index]
+        new = _reinforced(old, candidate, now)
+        if new is None:
+            continue
+        written.append(new)
+        kind = "reactivated" if old.status != "active" else "updated"
+        changes.append(
+            EntryChange(old.id, kind, old.content, new.content, _what_changed(old, new, candidate))
+        )
+
+    scope = None if in_scope is None else set(in_scope)
+    for e_index, entry in enumerate(existing):
+        if e_index in matched_existing or entry.status != "active":
+            continue
+        if scope is not None and not (entry.supporting_memory_ids & scope):
+            continue
+        written.append(replace(entry, status="stale", updated_at=now))
+        changes.append(
+            EntryChange(
+                entry.id,
+                "staled",
+                entry.content,
+                entry.content,
+                "no principle or pattern of this run supports it any more",
+            )
+        )
+
+    final_status = {e.id: e.status for e in existing}
+    final_status.update({e.id: e.status for e in written})
+    active_after = sum(1 for status in final_status.values() if status == "active")
+    return PlaybookIntegration(written, changes, len(candidates), active_after)
+
+
+def _match(
+    candidates: list[EntryCandidate], existing: list[EntryState], settings: PlaybookSettings
+) -> dict[int, int]:
+    """One-to-one matches, best similarity first: by meaning, or by shared evidence."""
+    if not candidates or not existing:
+        return {}
+    queries = np.array([c.embedding for c in candidates], dtype=np.float32)
+    base = np.array([e.embedding for e in existing], dtype=np.float32)
+    neighbor_idx, neighbor_sim = cross_nearest(queries, base, 10)
+    pairs: list[tuple[float, int, int]] = []
+    for c, candidate in enumerate(candidates):
+        for e, s in zip(neighbor_idx[c].tolist(), neighbor_sim[c].tolist(), strict=True):
+            if e < 0:
+                continue
+            entry = existing[e]
+            same = s >= settings.match_threshold or candidate.content == entry.content
+            if not same and entry.source_kind == candidate.source_kind:
+                same = _jaccard(candidate.supporting_memory_ids, entry.supporting_memory_ids) >= (
+                    settings.support_overlap
+                )
+            if same:
+                pairs.append((-s, c, e))
+    pairs.sort()
+    taken_c: set[int] = set()
+    taken_e: set[int] = set()
+    matches: dict[int, int] = {}
+    for _, c, e in pairs:
+        if c in taken_c or e in taken_e:
+            continue
+        taken_c.add(c)
+        taken_e.add(e)
+        matches[c] = e
+    return matches
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def _reinforced(old: EntryState, candidate: EntryCandidate, now: datetime) -> EntryState | None:
+    """The entry after reinforcement, or None when the candidate adds nothing."""
+    support = old.supporting_memory_ids | candidate.supporting_memory_ids
+    new = replace(
+        old,
+        category=candidate.category,
+        content=candidate.content,
+        priority=max(old.priority, candidate.priority),
+        tags=candidate.tags,
+        status="active",
+        source_kind=candidate.source_kind,
+        source_pattern_ids=candidate.source_pattern_ids,
+        source_principle_ids=candidate.source_principle_ids,
+        supporting_memory_ids=support,
+        embedding=candidate.embedding,
+    )
+    unchanged = (
+        new.status == old.status
+        and new.content == old.content
+        and new.category == old.category
+        and new.supporting_memory_ids == old.supporting_memory_ids
+        and new.tags == old.tags
+        and new.source_pattern_ids == old.source_pattern_ids
+        and new.source_principle_ids == old.source_principle_ids
+    )
+    if unchanged:
+        return None
+    return replace(new, updated_at=now)
+
+
+def _new_id(project_id: str, candidate: EntryCandidate, used: set[str]) -> str:
+    base = stable_id(
+        "pb", project_id, candidate.source_kind, *sorted(candidate.supporting_memory_ids)
+    )
+    entry_id, n = base, 1
+    while entry_id in used:
+        n += 1
+        entry_id = f"{base}-{n}"
+    return entry_id
+
+
+def _why(candidate: EntryCandidate) -> str:
+    sources = candidate.source_principle_ids or candidate.source_pattern_ids
+    return (
+        f"new {candidate.source_kind} {', '.join(sources)} with "
+        f"{len(candidate.supporting_memory_ids)} supporting memories"
+    )
+
+
+def _what_changed(old: EntryState, new: EntryState, candidate: EntryCandidate) -> str:
+    parts = []
+    if old.status != "active":
+        parts.append(f"supported again by {candidate.source_kind} {candidate.key}")
+    added = len(new.supporting_memory_ids) - len(old.supporting_memory_ids)
+    if added:
+        parts.append(f"{added} new supporting memories")
+    if new.content != old.content:
+        parts.append("wording follows its sources")
+    if new.category != old.category:
+        parts.append(f"category {old.category} -> {new.category}")
+    if not parts:
+        parts.append("sources renamed")
+    return "; ".join(parts)

@@ -1,0 +1,101 @@
+"""The data the phases exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MemoryBatch:
+    """A project's memories in scope, as parallel columns; ``vectors`` rows are unit length."""
+
+    ids: Sequence[str]
+    texts: Sequence[str]
+    vectors: np.ndarray
+    memory_types: Sequence[str]
+    success: Sequence[bool | None]
+    task_ids: Sequence[str | None]
+    created_at: Sequence[datetime]
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        columns = (self.texts, self.memory_types, self.success, self.task_ids, self.created_at)
+        if any(len(c) != n for c in columns) or self.vectors.shape[0] != n:
+            raise ValueError("MemoryBatch columns must all have one entry per memory")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index(self) -> dict[str, int]:
+        return {memory_id: i for i, memory_id in enumerate(self.ids)}
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A recurring pattern: a cluster of at least ``min_support`` memories."""
+
+    id: str
+    label: str
+    summary: str
+    keywords: tuple[str, ...]
+    pattern_type: str
+    confidence: float
+    support: int
+    distinct_tasks: int
+    cohesion: float
+    central_memory_id: str
+    first_seen: datetime
+    last_seen: datetime
+    member_ids: tuple[str, ...]
+    member_similarities: tuple[float, ...]
+    centroid: np.ndarray = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MergeGroup:
+    """Near-duplicate memories merged into one; every source kept and linked."""
+
+    id: str
+    canonical_memory_id: str
+    content: str
+    source_ids: tuple[str, ...]
+    source_similarities: tuple[float, ...]
+    pattern_id: str | None
+    details: tuple[str, ...]
+    min_similarity: float
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class Principle:
+    """An abstraction over at least two patterns (level 1) or two principles (level 2+)."""
+
+    id: str
+    statement: str
+    keywords: tuple[str, ...]
+    level: int
+    parent_id: str | None
+    pattern_ids: tuple[str, ...]
+    child_ids: tuple[str, ...]
+    support: int
+    cohesion: float
+    centroid: np.ndarray = field(repr=False, compare=False)
+
+
+def stable_id(prefix: str, *parts: str) -> str:
+    """An id derived from content, so unchanged inputs give unchanged ids across runs."""
+    import hashlib
+
+    digest = hashlib.sha1("\x1f".join(parts).encode("utf-8"), usedforsecurity=False)
+    return f"{prefix}-{digest.hexdigest()[:16]}"
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    """``vector`` scaled to unit length (zero stays zero)."""
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
