@@ -1,0 +1,155 @@
+"""A Dagster run of the consolidation assets, read back as a ConsolidationResult.
+
+The engine and the run-status sensors both build their results here, from the run's own event
+log, so a run reads the same however it was launched.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import dagster as dg
+from dagster import DagsterEventType, DagsterRunStatus
+
+from consolidation_assets.assets import PHASE_OF_ASSET
+
+TRIGGER_TAG = "consolidation/trigger"
+PHASE_ORDER = list(PHASE_OF_ASSET.values())
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+_STATUS_OF_RUN = {
+    DagsterRunStatus.QUEUED: JobStatus.PENDING,
+    DagsterRunStatus.NOT_STARTED: JobStatus.PENDING,
+    DagsterRunStatus.STARTING: JobStatus.RUNNING,
+    DagsterRunStatus.STARTED: JobStatus.RUNNING,
+    DagsterRunStatus.SUCCESS: JobStatus.COMPLETED,
+    DagsterRunStatus.FAILURE: JobStatus.FAILED,
+    DagsterRunStatus.CANCELING: JobStatus.CANCELLED,
+    DagsterRunStatus.CANCELED: JobStatus.CANCELLED,
+}
+
+
+@dataclass
+class ConsolidationResult:
+    """The outcome of one consolidation job (a Dagster run for one project)."""
+
+    job_id: str
+    status: JobStatus
+    phases_completed: list[str]
+    metrics: dict[str, Any]
+    duration_seconds: float
+    error_message: str | None = None
+    project_id: str | None = None
+    trigger_type: str | None = None
+    scope: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "project_id": self.project_id,
+            "status": self.status.value,
+            "phases_completed": list(self.phases_completed),
+            "metrics": dict(self.metrics),
+            "duration_seconds": round(self.duration_seconds, 3),
+            "error_message": self.error_message,
+            "trigger_type": self.trigger_type,
+            "scope": dict(self.scope),
+        }
+
+
+def _number(value: Any) -> float | int | None:
+    raw = getattr(value, "value", value)
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    return raw
+
+
+def _scope_of(metadata: dict[str, Any]) -> dict[str, Any] | None:
+    value = metadata.get("scope")
+    data = getattr(value, "data", None)
+    return dict(data) if isinstance(data, dict) else None
+
+
+def _error_text(error: Any) -> str:
+    """The innermost cause of a Dagster error: the user's exception, not the wrapper."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    message = (getattr(error, "message", "") or "").strip()
+    name = getattr(error, "cls_name", None)
+    if name and not message.startswith(name):
+        return f"{name}: {message}"
+    return message
+
+
+def result_from_run(instance: dg.DagsterInstance, run_id: str) -> ConsolidationResult:
+    """Read a run's status, completed phases, metrics and error from the instance."""
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        raise LookupError(f"no Dagster run {run_id}")
+    run = record.dagster_run
+    project_id = run.tags.get("dagster/partition")
+    records = instance.get_records_for_run(
+        run_id,
+        of_type={
+            DagsterEventType.ASSET_MATERIALIZATION,
+            DagsterEventType.STEP_FAILURE,
+            DagsterEventType.RUN_FAILURE,
+        },
+    ).records
+    completed: set[str] = set()
+    metrics: dict[str, Any] = {}
+    scope: dict[str, Any] = {}
+    errors: list[str] = []
+    for entry in records:
+        event = entry.event_log_entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.step_materialization_data.materialization
+            asset = materialization.asset_key.to_user_string()
+            if asset not in PHASE_OF_ASSET or (project_id and event.partition != project_id):
+                continue
+            completed.add(PHASE_OF_ASSET[asset])
+            metadata = dict(materialization.metadata)
+            scope = _scope_of(metadata) or scope
+            for key, value in metadata.items():
+                number = _number(value)
+                if number is None or key.startswith("setting_"):
+                    continue
+                if key == "seconds":
+                    metrics[f"{asset}_seconds"] = number
+                elif key == "dagster/row_count":
+                    metrics[f"{asset}_rows"] = number
+                else:
+                    metrics[key] = number
+        elif event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.step_failure_data.error
+            errors.append(f"{event.step_key}: {_error_text(error)}" if error else event.message)
+        elif event.event_type == DagsterEventType.RUN_FAILURE and not errors:
+            error = getattr(event.event_specific_data, "error", None)
+            errors.append(_error_text(error) if error else (event.message or "run failed"))
+    status = _STATUS_OF_RUN.get(run.status, JobStatus.PENDING)
+    start = record.start_time or record.create_timestamp.timestamp()
+    end = record.end_time or (time.time() if status is JobStatus.RUNNING else start)
+    return ConsolidationResult(
+        job_id=run_id,
+        status=status,
+        phases_completed=[p for p in PHASE_ORDER if p in completed],
+        metrics=metrics,
+        duration_seconds=max(0.0, end - start),
+        error_message="; ".join(errors) if errors else None,
+        project_id=project_id,
+        trigger_type=run.tags.get(TRIGGER_TAG, "manual"),
+        scope=scope,
+    )

@@ -1,0 +1,127 @@
+"""Shared fixtures: the real embedding model once per session, an isolated store and instance
+per test, and the real data sets the phase tests run on."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from consolidation_assets.phases.types import MemoryBatch
+from consolidation_assets.resources import EmbeddingService, MemoryStore
+from consolidation_assets.store.engine import dispose_all
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_DATA = Path(__file__).resolve().parent / "data"
+SHARED_DATA = Path(os.environ.get("CONSOLIDATION_SHARED_DATA", REPO.parent / "shared" / "data"))
+SAMPLE_DATA = REPO / "consolidation_assets" / "sample_data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own Dagster home and memory store; nothing leaks between tests."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("CONSOLIDATION_DATABASE_URL", f"sqlite:///{tmp_path / 'memories.db'}")
+    yield
+    dispose_all()
+
+
+@pytest.fixture(scope="session")
+def embedder() -> EmbeddingService:
+    """The packaged all-MiniLM-L6-v2, loaded once for the whole session."""
+    service = EmbeddingService()
+    service.encode(["warm up"])
+    return service
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MemoryStore:
+    return MemoryStore(database_url=f"sqlite:///{tmp_path / 'memories.db'}")
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.instance_for_test() as dagster_instance:
+        yield dagster_instance
+
+
+def make_batch(
+    embedder: EmbeddingService,
+    texts: Sequence[str],
+    ids: Sequence[str] | None = None,
+    memory_types: Sequence[str] | None = None,
+    success: Sequence[bool | None] | None = None,
+    task_ids: Sequence[str | None] | None = None,
+) -> MemoryBatch:
+    """A batch of real texts embedded by the real model."""
+    n = len(texts)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return MemoryBatch(
+        ids=list(ids or [f"m{i:05d}" for i in range(n)]),
+        texts=list(texts),
+        vectors=embedder.encode(list(texts), progress=False),
+        memory_types=list(memory_types or ["discovery"] * n),
+        success=list(success or [None] * n),
+        task_ids=list(task_ids or [f"task-{i}" for i in range(n)]),
+        created_at=[start + timedelta(minutes=i) for i in range(n)],
+    )
+
+
+def banking77_sample() -> tuple[list[str], list[str]]:
+    with (TEST_DATA / "banking77_sample.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [r["text"] for r in rows], [r["category"] for r in rows]
+
+
+def isabella_stream() -> list[dict]:
+    with (TEST_DATA / "generative_agents_isabella.jsonl").open() as f:
+        return [json.loads(line) for line in f]
+
+
+def shared_path(*parts: str) -> Path:
+    """A file of ../shared/data, or a skip naming what is missing."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent (set CONSOLIDATION_SHARED_DATA to the data directory)")
+    return path
+
+
+def sample_answer_key() -> dict:
+    return json.loads((TEST_DATA / "sample_answer_key.json").read_text())
+
+
+def ingest_sample(store: MemoryStore, project: str) -> int:
+    """Store one bundled sample project; returns how many memories it holds."""
+    from consolidation_assets.memory_input import parse_jsonl
+    from consolidation_assets.store.memories import insert_memories
+
+    path = SAMPLE_DATA / f"{project}.jsonl"
+    return insert_memories(
+        store.engine, parse_jsonl(path.read_bytes(), str(path)), str(path)
+    ).inserted
+
+
+def raw_digest(store: MemoryStore) -> str:
+    """A digest of every column of every raw memory: consolidation must never change it."""
+    import hashlib
+
+    from sqlalchemy import select
+
+    from consolidation_assets.store.models import Memory
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(Memory).order_by(Memory.seq)).all()
+    return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
