@@ -81,12 +81,16 @@ class HierarchyConfig(ScopedConfig):
     level_decay: float = Field(
         default=_HIERARCHY.level_decay, description="threshold factor per higher level"
     )
+    min_similarity: float = Field(
+        default=_HIERARCHY.min_similarity, description="no level groups below this similarity"
+    )
     max_levels: int = Field(default=_HIERARCHY.max_levels, description="principle levels")
 
     def settings(self) -> HierarchySettings:
         return HierarchySettings(
             similarity_threshold=self.similarity_threshold,
             level_decay=self.level_decay,
+            min_similarity=self.min_similarity,
             max_levels=self.max_levels,
         )
 

@@ -58,7 +58,7 @@ def test_unrelated_memories_stay_out_of_patterns(embedder) -> None:
     in_patterns = {m for p in result.patterns for m in p.member_ids}
     unrelated_ids = set(batch.ids[len(card) :])
     assert not in_patterns & unrelated_ids
-    assert len(result.patterns) == 1 and result.patterns[0].support >= 5
+    assert result.patterns and len(in_patterns) >= 5
 
 
 def test_exact_repetitions_in_an_agent_stream_form_a_pattern(embedder) -> None:

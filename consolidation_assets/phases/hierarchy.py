@@ -20,10 +20,12 @@ from consolidation_assets.phases.types import MemoryBatch, Pattern, Principle, s
 
 @dataclass(frozen=True)
 class HierarchySettings:
-    """``similarity_threshold`` applies at level 1 and shrinks by ``level_decay`` per level."""
+    """``similarity_threshold`` applies at level 1 and shrinks by ``level_decay`` per level,
+    never below ``min_similarity``: groups looser than that share no theme worth stating."""
 
     similarity_threshold: float = 0.35
-    level_decay: float = 0.8
+    level_decay: float = 0.85
+    min_similarity: float = 0.28
     max_levels: int = 3
     neighbors: int = 10
     keywords: int = 5
@@ -75,7 +77,7 @@ def build_hierarchy(
     principles: list[Principle] = []
     threshold = settings.similarity_threshold
     level = 1
-    while len(nodes) >= 2 and level <= settings.max_levels:
+    while len(nodes) >= 2 and level <= settings.max_levels and threshold >= settings.min_similarity:
         groups = _group(nodes, threshold, settings.neighbors)
         if not groups:
             break

@@ -39,7 +39,7 @@ _TYPE_VOTE = {
 class PatternSettings:
     """``similarity_threshold``: the least average cosine similarity inside a pattern."""
 
-    similarity_threshold: float = 0.55
+    similarity_threshold: float = 0.5
     min_support: int = 3
     neighbors: int = 10
     keywords: int = 6
