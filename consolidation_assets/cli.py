@@ -74,11 +74,10 @@ def ingest_file(path: Path, project: str | None) -> int:
     return EXIT_OK
 
 
-def run_project(project: str, scope: dict, job_id: str | None, verbose: bool = False):
+def run_project(project: str, scope: dict, job_id: str | None, log_level: str = "INFO"):
     from consolidation_assets.engine import ConsolidationEngine
 
-    level = "DEBUG" if verbose else "INFO"
-    engine = ConsolidationEngine(_store(), None, project, scope, log_level=level)
+    engine = ConsolidationEngine(_store(), None, project, scope, log_level=log_level)
     return engine.execute(job_id)
 
 
@@ -95,7 +94,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     scope = {"memory_types": args.memory_type or [], "since": args.since, "until": args.until}
     try:
-        result = run_project(args.project, scope, args.job_id, args.verbose)
+        result = run_project(args.project, scope, args.job_id, "DEBUG" if args.verbose else "INFO")
     except ValueError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
@@ -154,7 +153,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for path in files:
         project = path.stem
         _err(f"Consolidating {project} ...")
-        result = run_project(project, {}, None)
+        result = run_project(project, {}, None, "WARNING")
         print(f"\n=== {project}: {result.status.value} in {result.duration_seconds:.1f} s ===")
         print(_summary(result))
         if result.error_message:
