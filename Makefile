@@ -27,9 +27,11 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 test: install
 	$(BIN)/python -m pytest
 
+# dagster dev runs from inside DAGSTER_HOME so it reads only the instance's copy of dagster.yaml.
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/consolidation load-samples
-	$(BIN)/dagster dev -h $(UI_HOST) -p $(UI_PORT) -w workspace.yaml
+	cd $(DAGSTER_HOME) && $(abspath $(BIN))/dagster dev -h $(UI_HOST) -p $(UI_PORT) \
+		-w $(CURDIR)/workspace.yaml
 
 lint: install
 	$(BIN)/ruff check consolidation_assets tests benchmarks scripts
