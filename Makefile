@@ -28,6 +28,8 @@ test: install
 	$(BIN)/python -m pytest
 
 # dagster dev runs from inside DAGSTER_HOME so it reads only the instance's copy of dagster.yaml.
+# The sample setup runs a project once 20 new memories arrive (production default: 100).
+ui: export CONSOLIDATION_RUN_THRESHOLD ?= 20
 ui: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/consolidation load-samples
 	cd $(DAGSTER_HOME) && $(abspath $(BIN))/dagster dev -h $(UI_HOST) -p $(UI_PORT) \

@@ -1,6 +1,9 @@
 """The four consolidation assets, partitioned by project. Each is a thin call into ``steps``."""
 
+from collections.abc import Callable
+
 import dagster as dg
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from consolidation_assets import steps
 from consolidation_assets.config import (
@@ -24,12 +27,34 @@ PHASE_OF_ASSET = {
 }
 
 
-def _result(
+TRANSIENT_RETRIES = 3
+
+Step = Callable[..., steps.PhaseReport]
+
+
+def _run_phase(
     context: dg.AssetExecutionContext,
-    report: steps.PhaseReport,
+    step: Step,
     config: ScopedConfig,
     settings: object,
+    memory_store: MemoryStore,
+    embeddings: EmbeddingService,
 ) -> dg.MaterializeResult:
+    """Run one phase for the run's project and report it as a materialization.
+
+    A lost connection or a locked database asks Dagster to retry the step; deterministic
+    errors fail at once, since retrying a bug only repeats it.
+    """
+    scope = config.scope()
+    try:
+        report = step(
+            memory_store, embeddings, context.partition_key, scope, settings, context.run.run_id
+        )
+    except DBAPIError as exc:
+        if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
+            raise
+        context.log.warning(f"transient database error, retrying: {exc.orig!r}")
+        raise dg.RetryRequested(max_retries=TRANSIENT_RETRIES, seconds_to_wait=2) from exc
     context.log.info(
         f"{context.asset_key.to_user_string()}[{context.partition_key}]: "
         + ", ".join(f"{k}={v}" for k, v in report.metrics.items())
@@ -40,9 +65,10 @@ def _result(
             **report.metrics,
             **settings_metadata(settings),
             "seconds": round(report.seconds, 3),
-            "scope": dg.MetadataValue.json(config.scope().to_dict()),
+            "scope": dg.MetadataValue.json(scope.to_dict()),
             "dagster/row_count": report.row_count,
             "preview": dg.MetadataValue.md(report.preview or "_nothing yet_"),
+            **report.extra,
         }
     )
 
@@ -65,16 +91,9 @@ def patterns(
     graph with no k to choose, and every cluster of at least ``min_support`` memories becomes a
     pattern labelled by its most central memory and its distinctive keywords.
     """
-    settings = config.settings()
-    report = steps.run_pattern_extraction(
-        memory_store,
-        embeddings,
-        context.partition_key,
-        config.scope(),
-        settings,
-        context.run.run_id,
+    return _run_phase(
+        context, steps.run_pattern_extraction, config, config.settings(), memory_store, embeddings
     )
-    return _result(context, report, config, settings)
 
 
 @dg.asset(
@@ -95,16 +114,9 @@ def merged_memories(
     Exact duplicates always merge; near-duplicates merge above the similarity threshold unless
     they commit to different details (numbers, versions, paths, ids, error codes, negation).
     """
-    settings = config.settings()
-    report = steps.run_memory_merging(
-        memory_store,
-        embeddings,
-        context.partition_key,
-        config.scope(),
-        settings,
-        context.run.run_id,
+    return _run_phase(
+        context, steps.run_memory_merging, config, config.settings(), memory_store, embeddings
     )
-    return _result(context, report, config, settings)
 
 
 @dg.asset(
@@ -124,16 +136,9 @@ def principles(
 
     Each principle covers at least two patterns and is measured on their member memories.
     """
-    settings = config.settings()
-    report = steps.run_hierarchy_creation(
-        memory_store,
-        embeddings,
-        context.partition_key,
-        config.scope(),
-        settings,
-        context.run.run_id,
+    return _run_phase(
+        context, steps.run_hierarchy_creation, config, config.settings(), memory_store, embeddings
     )
-    return _result(context, report, config, settings)
 
 
 @dg.asset(
@@ -154,16 +159,9 @@ def playbook_entries(
     Entries are matched to principles and strong patterns by meaning; nothing is deleted and
     feedback counters survive every run.
     """
-    settings = config.settings()
-    report = steps.run_playbook_integration(
-        memory_store,
-        embeddings,
-        context.partition_key,
-        config.scope(),
-        settings,
-        context.run.run_id,
+    return _run_phase(
+        context, steps.run_playbook_integration, config, config.settings(), memory_store, embeddings
     )
-    return _result(context, report, config, settings)
 
 
 consolidation_assets = [patterns, merged_memories, principles, playbook_entries]

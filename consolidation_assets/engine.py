@@ -19,6 +19,7 @@ from consolidation_assets.run_results import (
     TRIGGER_TAG,
     ConsolidationResult,
     JobStatus,
+    job_record_from_run,
     result_from_run,
 )
 from consolidation_assets.scope import Scope
@@ -107,27 +108,23 @@ class ConsolidationEngine:
                 tags={TRIGGER_TAG: self.trigger},
                 resources={"memory_store": self.store, "embeddings": self.embeddings},
             )
-            result = result_from_run(instance, job_id)
         except Exception as exc:  # the run could not start: bad config, storage unreachable
-            elapsed = (datetime.now(UTC) - started).total_seconds()
-            result = ConsolidationResult(
+            record.status = JobStatus.FAILED.value
+            record.finished_at = datetime.now(UTC)
+            record.duration_seconds = (record.finished_at - started).total_seconds()
+            record.error_message = f"{type(exc).__name__}: {exc}"
+            save_job(self.store.engine, record)
+            return ConsolidationResult(
                 job_id=job_id,
                 status=JobStatus.FAILED,
                 phases_completed=[],
                 metrics={},
-                duration_seconds=elapsed,
-                error_message=f"{type(exc).__name__}: {exc}",
+                duration_seconds=record.duration_seconds,
+                error_message=record.error_message,
                 project_id=self.project_id,
                 trigger_type=self.trigger,
-                scope=self.scope.to_dict(),
+                scope=record.scope,
             )
-        result.scope = self.scope.to_dict()
-        result.trigger_type = self.trigger
-        record.status = result.status.value
-        record.phases_completed = result.phases_completed
-        record.metrics = result.metrics
-        record.finished_at = datetime.now(UTC)
-        record.duration_seconds = result.duration_seconds
-        record.error_message = result.error_message
-        save_job(self.store.engine, record)
+        result = result_from_run(instance, job_id)
+        save_job(self.store.engine, job_record_from_run(instance, job_id, result))
         return result

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 import dagster as dg
 from dagster import DagsterEventType, DagsterRunStatus
 
-from consolidation_assets.assets import PHASE_OF_ASSET
+from consolidation_assets.assets import PHASE_OF_ASSET, consolidation_job
+from consolidation_assets.scope import Scope
+from consolidation_assets.store.jobs import JobRecord
 
 TRIGGER_TAG = "consolidation/trigger"
+RETRY_NUMBER_TAG = "dagster/retry_number"
 PHASE_ORDER = list(PHASE_OF_ASSET.values())
 
 
@@ -26,6 +30,10 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+_NOT_METRICS = frozenset({"raw_max_seq"})
+_FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 _STATUS_OF_RUN = {
@@ -92,6 +100,57 @@ def _error_text(error: Any) -> str:
     return message
 
 
+def trigger_of(tags: dict[str, str]) -> str:
+    """How a run came about: our own tag, else what Dagster's tags say, else by hand."""
+    if tags.get(TRIGGER_TAG):
+        return tags[TRIGGER_TAG]
+    if "dagster/backfill" in tags:
+        return "backfill"
+    if "dagster/schedule_name" in tags:
+        return "scheduled"
+    if "dagster/sensor_name" in tags:
+        return "threshold"
+    return "manual"
+
+
+def scope_of_run(run: dg.DagsterRun) -> dict[str, Any]:
+    """The run's scope from its run config (the same for every asset; patterns' first)."""
+    ops = (run.run_config or {}).get("ops", {})
+    for name in PHASE_OF_ASSET:
+        config = ops.get(name, {}).get("config")
+        if config is not None:
+            try:
+                return Scope.from_dict(
+                    {k: config.get(k) for k in ("memory_types", "since", "until")}
+                ).to_dict()
+            except ValueError:
+                break
+    return Scope().to_dict()
+
+
+def is_consolidation_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    """A run of the consolidation assets for one project, whatever job launched it.
+
+    The UI's ad-hoc runs carry their asset selection; other ad-hoc jobs only show theirs in the
+    planned materializations of their event log.
+    """
+    if "dagster/partition" not in run.tags:
+        return False
+    if run.job_name == consolidation_job.name:
+        return True
+    selected = set(run.asset_selection or ())
+    if not selected:
+        planned = instance.get_records_for_run(
+            run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        ).records
+        selected = {
+            r.event_log_entry.dagster_event.asset_key
+            for r in planned
+            if r.event_log_entry.dagster_event is not None
+        }
+    return any(key is not None and key.to_user_string() in PHASE_OF_ASSET for key in selected)
+
+
 def result_from_run(instance: dg.DagsterInstance, run_id: str) -> ConsolidationResult:
     """Read a run's status, completed phases, metrics and error from the instance."""
     record = instance.get_run_record_by_id(run_id)
@@ -125,7 +184,7 @@ def result_from_run(instance: dg.DagsterInstance, run_id: str) -> ConsolidationR
             scope = _scope_of(metadata) or scope
             for key, value in metadata.items():
                 number = _number(value)
-                if number is None or key.startswith("setting_"):
+                if number is None or key.startswith("setting_") or key in _NOT_METRICS:
                     continue
                 if key == "seconds":
                     metrics[f"{asset}_seconds"] = number
@@ -150,6 +209,33 @@ def result_from_run(instance: dg.DagsterInstance, run_id: str) -> ConsolidationR
         duration_seconds=max(0.0, end - start),
         error_message="; ".join(errors) if errors else None,
         project_id=project_id,
-        trigger_type=run.tags.get(TRIGGER_TAG, "manual"),
-        scope=scope,
+        trigger_type=trigger_of(dict(run.tags)),
+        scope=scope or scope_of_run(run),
+    )
+
+
+def job_record_from_run(
+    instance: dg.DagsterInstance, run_id: str, result: ConsolidationResult | None = None
+) -> JobRecord:
+    """The consolidation_jobs row of a run, as its event log and tags tell it."""
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        raise LookupError(f"no Dagster run {run_id}")
+    result = result or result_from_run(instance, run_id)
+    run = record.dagster_run
+    started = record.start_time or record.create_timestamp.timestamp()
+    finished = record.end_time if result.status in _FINISHED else None
+    return JobRecord(
+        id=run_id,
+        project_id=result.project_id or "",
+        status=result.status.value,
+        trigger_type=result.trigger_type or "manual",
+        scope=scope_of_run(run),
+        phases_completed=result.phases_completed,
+        metrics=result.metrics,
+        started_at=datetime.fromtimestamp(started, UTC),
+        finished_at=datetime.fromtimestamp(finished, UTC) if finished else None,
+        duration_seconds=round(result.duration_seconds, 3),
+        error_message=result.error_message,
+        retry_count=int(run.tags.get(RETRY_NUMBER_TAG, 0)),
     )

@@ -39,3 +39,41 @@ def database_url() -> str:
     if url:
         return url
     return f"sqlite:///{dagster_home() / 'memories.db'}"
+
+
+RUN_THRESHOLD_ENV = "CONSOLIDATION_RUN_THRESHOLD"
+SENSOR_INTERVAL_ENV = "CONSOLIDATION_SENSOR_INTERVAL_SECONDS"
+NIGHTLY_CRON_ENV = "CONSOLIDATION_NIGHTLY_CRON"
+SCHEDULE_TIMEZONE_ENV = "CONSOLIDATION_SCHEDULE_TIMEZONE"
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected a positive whole number") from None
+    if value < 1:
+        raise ValueError(f"{name}={raw!r}: expected a positive whole number")
+    return value
+
+
+def run_threshold() -> int:
+    """New memories in a project that make the sensor request a run (default 100)."""
+    return _positive_int(RUN_THRESHOLD_ENV, 100)
+
+
+def sensor_interval_seconds() -> int:
+    """Seconds between evaluations of the automation sensors (default 60)."""
+    return _positive_int(SENSOR_INTERVAL_ENV, 60)
+
+
+def nightly_cron() -> str:
+    """When the nightly consolidation runs (default 02:00 every day)."""
+    return os.environ.get(NIGHTLY_CRON_ENV) or "0 2 * * *"
+
+
+def schedule_timezone() -> str:
+    return os.environ.get(SCHEDULE_TIMEZONE_ENV) or "UTC"

@@ -24,6 +24,7 @@ from consolidation_assets.phases.types import MemoryBatch
 from consolidation_assets.resources import EmbeddingService, MemoryStore
 from consolidation_assets.scope import Scope
 from consolidation_assets.store import outputs
+from consolidation_assets.store.integrity import raw_fingerprint
 from consolidation_assets.store.memories import load_memories
 
 
@@ -76,6 +77,7 @@ def run_pattern_extraction(
     run_id: str | None,
 ) -> PhaseReport:
     started = time.perf_counter()
+    raw = raw_fingerprint(store.engine, project_id)
     batch, embedded = load_batch(store, embeddings, project_id, scope)
     embedding_seconds = time.perf_counter() - started
     result = extract_patterns(project_id, batch, settings)
@@ -97,8 +99,15 @@ def run_pattern_extraction(
         **result.metrics,
         "memories_embedded": embedded,
         "embedding_seconds": round(embedding_seconds, 3),
+        "raw_memories": raw.count,
     }
-    return PhaseReport(metrics, len(result.patterns), preview, time.perf_counter() - started)
+    return PhaseReport(
+        metrics,
+        len(result.patterns),
+        preview,
+        time.perf_counter() - started,
+        extra={"raw_max_seq": raw.max_seq, "raw_digest": raw.digest},
+    )
 
 
 def run_memory_merging(

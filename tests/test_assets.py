@@ -25,7 +25,7 @@ EXPECTED_METRICS = {
 def test_definitions_load() -> None:
     dg.Definitions.validate_loadable(defs)
     job = defs.resolve_job_def("consolidation_job")
-    assert {n.name for n in job.nodes} == set(EXPECTED_METRICS)
+    assert set(EXPECTED_METRICS) <= {n.name for n in job.nodes}
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey("playbook_entries")).parent_keys == {dg.AssetKey("principles")}
     assert graph.get(dg.AssetKey("merged_memories")).parent_keys == {dg.AssetKey("patterns")}
