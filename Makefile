@@ -4,10 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# The instance settings: PostgreSQL storage whenever DAGSTER_PG_URL is set, SQLite otherwise.
+INSTANCE_YAML := $(if $(DAGSTER_PG_URL),dagster.postgres.yaml,dagster.yaml)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: install demo test ui lint format clean
+.PHONY: install instance demo test ui lint format clean
 
 install: $(STAMP)
 
@@ -17,11 +19,13 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# The instance directory with the chosen settings, and the memory store at the current schema.
+instance: install
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	cp $(INSTANCE_YAML) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/consolidation db upgrade
 
-demo: install $(DAGSTER_HOME)/dagster.yaml
+demo: instance
 	$(BIN)/consolidation demo
 
 test: install
@@ -30,7 +34,7 @@ test: install
 # dagster dev runs from inside DAGSTER_HOME so it reads only the instance's copy of dagster.yaml.
 # The sample setup runs a project once 20 new memories arrive (production default: 100).
 ui: export CONSOLIDATION_RUN_THRESHOLD ?= 20
-ui: install $(DAGSTER_HOME)/dagster.yaml
+ui: instance
 	$(BIN)/consolidation load-samples
 	cd $(DAGSTER_HOME) && $(abspath $(BIN))/dagster dev -h $(UI_HOST) -p $(UI_PORT) \
 		-w $(CURDIR)/workspace.yaml

@@ -121,6 +121,28 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_db(args: argparse.Namespace) -> int:
+    from consolidation_assets.store.engine import create_bare_engine, safe_url
+    from consolidation_assets.store.schema import current_revision, head_revision, upgrade
+
+    url = _store().url
+    engine = create_bare_engine(url)
+    try:
+        if args.action == "upgrade":
+            before = current_revision(engine)
+            after = upgrade(engine)
+            change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+            print(f"{safe_url(url)}: {change} revision {after}")
+        else:
+            print(
+                f"{safe_url(url)}: revision {current_revision(engine) or 'none'} "
+                f"(head {head_revision()})"
+            )
+    finally:
+        engine.dispose()
+    return EXIT_OK
+
+
 def sample_files() -> list[Path]:
     """The bundled sample memory files, one per project."""
     folder = resources.files("consolidation_assets") / "sample_data"
@@ -191,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--project", required=True)
     export.add_argument("--format", choices=("json", "markdown"), default="json")
     export.set_defaults(func=cmd_export)
+
+    db = commands.add_parser("db", help="the memory store's schema")
+    db.add_argument(
+        "action",
+        choices=("upgrade", "current"),
+        help="upgrade: migrate an empty or older database to the current schema; "
+        "current: show its revision",
+    )
+    db.set_defaults(func=cmd_db)
 
     samples = commands.add_parser(
         "load-samples", help="ingest the bundled sample projects (what `make ui` shows)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,8 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from consolidation_assets.phases.types import MemoryBatch
 from consolidation_assets.resources import EmbeddingService, MemoryStore
@@ -22,6 +25,10 @@ REPO = Path(__file__).resolve().parent.parent
 TEST_DATA = Path(__file__).resolve().parent / "data"
 SHARED_DATA = Path(os.environ.get("CONSOLIDATION_SHARED_DATA", REPO.parent / "shared" / "data"))
 SAMPLE_DATA = REPO / "consolidation_assets" / "sample_data"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CONSOLIDATION_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +50,102 @@ def embedder() -> EmbeddingService:
     return service
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> MemoryStore:
-    return MemoryStore(database_url=f"sqlite:///{tmp_path / 'memories.db'}")
+class PostgresServer:
+    """Fresh databases on the test server, created on demand and dropped at the session's end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = make_url(admin_url)
+        self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def create_database(self, purpose: str) -> str:
+        name = f"consolidation_test_{purpose}_{os.getpid()}_{secrets.token_hex(3)}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL server of the tests; skipped locally when none answers, required in CI."""
+    try:
+        server = PostgresServer(POSTGRES_ADMIN_URL)
+        with server.admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        reason = (
+            f"no PostgreSQL at {make_url(POSTGRES_ADMIN_URL).render_as_string(hide_password=True)}"
+            f" ({type(exc).__name__}); set CONSOLIDATION_TEST_POSTGRES_URL to run these tests"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true needs the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each store test runs on SQLite and on PostgreSQL."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def postgres_store_url(postgres_server: PostgresServer) -> str:
+    return postgres_server.create_database("store")
+
+
+@pytest.fixture(scope="session")
+def postgres_instance_url(postgres_server: PostgresServer) -> str:
+    return postgres_server.create_database("dagster")
+
+
+def _empty_store(url: str) -> None:
+    """Every table of the memory store emptied, the schema kept (fast isolation on PostgreSQL)."""
+    from consolidation_assets.store.engine import get_engine
+    from consolidation_assets.store.models import Base
+
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with get_engine(url).begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as dagster_instance:
+def database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """An empty memory store on the test's backend, also exported as the default URL."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'memories.db'}"
+    else:
+        url = request.getfixturevalue("postgres_store_url")
+        _empty_store(url)
+    monkeypatch.setenv("CONSOLIDATION_DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def store(database_url: str) -> MemoryStore:
+    return MemoryStore(database_url=database_url)
+
+
+@pytest.fixture
+def instance(backend: str, request: pytest.FixtureRequest) -> Iterator[dg.DagsterInstance]:
+    """A temporary Dagster instance with its storage on the test's backend."""
+    overrides = None
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_instance_url")
+        overrides = {"storage": {"postgres": {"postgres_url": url}}}
+    with dg.instance_for_test(overrides=overrides) as dagster_instance:
+        if backend == "postgresql":
+            dagster_instance.wipe()
         yield dagster_instance
 
 

@@ -20,10 +20,10 @@ def consolidation(*args: str, env: dict[str, str]) -> subprocess.CompletedProces
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
+def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env["DAGSTER_HOME"] = str(tmp_path / "home")
-    env["CONSOLIDATION_DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
+    env["CONSOLIDATION_DATABASE_URL"] = database_url
     return env
 
 

@@ -52,11 +52,14 @@ def stop(process: subprocess.Popen) -> None:
 
 
 class Services:
-    def __init__(self, tmp_path: Path) -> None:
+    """dagster-webserver and dagster-daemon over a fresh instance, on SQLite or PostgreSQL."""
+
+    def __init__(self, tmp_path: Path, database_url: str, instance_url: str | None) -> None:
         self.home = tmp_path / "services_home"
         self.home.mkdir()
-        shutil.copy(REPO / "dagster.yaml", self.home / "dagster.yaml")
-        self.database_url = f"sqlite:///{tmp_path / 'services.db'}"
+        settings = "dagster.postgres.yaml" if instance_url else "dagster.yaml"
+        shutil.copy(REPO / settings, self.home / "dagster.yaml")
+        self.database_url = database_url
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -65,6 +68,8 @@ class Services:
             "CONSOLIDATION_RUN_THRESHOLD": "150",
             "CONSOLIDATION_SENSOR_INTERVAL_SECONDS": "5",
         }
+        if instance_url:
+            self.env["DAGSTER_PG_URL"] = instance_url
         self.logs = tmp_path / "logs"
         self.logs.mkdir()
         self.processes: list[subprocess.Popen] = []
@@ -150,15 +155,20 @@ def first_lines(project: str, count: int, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def services(tmp_path: Path):
-    running = Services(tmp_path)
+def services(tmp_path: Path, backend: str, database_url: str, request: pytest.FixtureRequest):
+    instance_url = None
+    if backend == "postgresql":
+        instance_url = request.getfixturevalue("postgres_server").create_database("services")
+    running = Services(tmp_path, database_url, instance_url)
     try:
         yield running
     finally:
         running.stop_all()
 
 
-def test_backfill_and_sensor_runs_through_webserver_and_daemon(services, tmp_path) -> None:
+def test_backfill_and_sensor_runs_through_webserver_and_daemon(
+    services, tmp_path, monkeypatch
+) -> None:
     for project in ("web-backend", "mobile-app"):
         services.cli("ingest", str(first_lines(project, 100, tmp_path)))
 
@@ -251,6 +261,8 @@ def test_backfill_and_sensor_runs_through_webserver_and_daemon(services, tmp_pat
         assert exported["patterns"] and exported["merged_memories"], project
         assert exported["principles"] and exported["playbook"], project
 
+    if "DAGSTER_PG_URL" in services.env:
+        monkeypatch.setenv("DAGSTER_PG_URL", services.env["DAGSTER_PG_URL"])
     with dg.DagsterInstance.from_config(str(services.home)) as instance:
         for run_id in expected:
             evaluations = instance.get_records_for_run(

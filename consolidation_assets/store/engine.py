@@ -12,8 +12,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from consolidation_assets.store.models import Base
-
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()
 
@@ -27,17 +25,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def get_engine(url: str) -> Engine:
-    """The process-wide engine for ``url``; the first call creates the schema if absent."""
+    """The process-wide engine for ``url``; the first call migrates the schema to the head."""
     with _lock:
         engine = _engines.get(url)
         if engine is None:
-            engine = _create(url)
-            Base.metadata.create_all(engine)
+            engine = create_bare_engine(url)
+            from consolidation_assets.store.schema import upgrade
+
+            upgrade(engine)
             _engines[url] = engine
         return engine
 
 
-def _create(url: str) -> Engine:
+def create_bare_engine(url: str) -> Engine:
+    """An engine with the backend's connection settings and no schema work."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

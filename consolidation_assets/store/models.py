@@ -88,6 +88,7 @@ class Memory(Base):
     __table_args__ = (
         Index("ix_memories_project_seq", "project_id", "seq"),
         Index("ix_memories_project_created", "project_id", "created_at"),
+        Index("ix_memories_project_ingested", "project_id", "ingested_at"),
     )
 
 
