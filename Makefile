@@ -9,7 +9,7 @@ INSTANCE_YAML := $(if $(DAGSTER_PG_URL),dagster.postgres.yaml,dagster.yaml)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: install instance demo test ui lint format clean
+.PHONY: install instance demo test ui lint format clean bench bench-quality
 
 install: $(STAMP)
 
@@ -38,6 +38,13 @@ ui: instance
 	$(BIN)/consolidation load-samples
 	cd $(DAGSTER_HOME) && $(abspath $(BIN))/dagster dev -h $(UI_HOST) -p $(UI_PORT) \
 		-w $(CURDIR)/workspace.yaml
+
+# Benchmarks read the public data in ../shared/data (CONSOLIDATION_SHARED_DATA) and skip what is
+# absent; results go to benchmarks/results/ and, by hand, to benchmarks/README.md.
+bench: bench-quality
+
+bench-quality: install
+	$(BIN)/python -m benchmarks.quality
 
 lint: install
 	$(BIN)/ruff check consolidation_assets tests benchmarks scripts

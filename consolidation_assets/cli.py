@@ -131,7 +131,9 @@ def cmd_db(args: argparse.Namespace) -> int:
         if args.action == "upgrade":
             before = current_revision(engine)
             after = upgrade(engine)
-            change = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+            change = (
+                "already at" if before == after else f"upgraded from {before or 'no revision'} to"
+            )
             print(f"{safe_url(url)}: {change} revision {after}")
         else:
             print(

@@ -55,9 +55,13 @@ class PatternsConfig(ScopedConfig):
 
 
 class MergeConfig(ScopedConfig):
-    similarity_threshold: float = Field(
-        default=_MERGE.similarity_threshold,
-        description="least cosine similarity of a source to its merged memory's canonical",
+    duplicate_threshold: float = Field(
+        default=_MERGE.duplicate_threshold,
+        description="least duplicate score (mean of cosine similarity and word coverage) of a "
+        "source and its merged memory's canonical",
+    )
+    min_cosine: float = Field(
+        default=_MERGE.min_cosine, description="least cosine similarity of a merged pair"
     )
     neighbors: int = Field(default=_MERGE.neighbors, description="candidates per memory")
     detail_guard: bool = Field(
@@ -67,7 +71,8 @@ class MergeConfig(ScopedConfig):
 
     def settings(self) -> MergeSettings:
         return MergeSettings(
-            similarity_threshold=self.similarity_threshold,
+            duplicate_threshold=self.duplicate_threshold,
+            min_cosine=self.min_cosine,
             neighbors=self.neighbors,
             detail_guard=self.detail_guard,
         )

@@ -2,7 +2,7 @@
 
 import csv
 
-from consolidation_assets.phases.merging import MergeSettings, merge_memories
+from consolidation_assets.phases.merging import MergeSettings, is_duplicate, merge_memories
 from consolidation_assets.phases.text import normalize
 from tests.conftest import cosine, isabella_stream, make_batch, shared_path
 
@@ -81,9 +81,28 @@ def test_groups_do_not_chain(embedder) -> None:
         "Migrations must run before the API server starts.",
     ]
     batch = make_batch(embedder, texts)
-    settings = MergeSettings(similarity_threshold=0.85)
-    for group in merge_memories("chain", batch, settings=settings).groups:
-        canonical = batch.vectors[batch.ids.index(group.canonical_memory_id)]
+    settings = MergeSettings(duplicate_threshold=0.7, min_cosine=0.7)
+    groups = merge_memories("chain", batch, settings=settings).groups
+    assert groups
+    for group in groups:
+        canonical = batch.texts[batch.ids.index(group.canonical_memory_id)]
         for source in group.source_ids:
-            similarity = cosine(canonical, batch.vectors[batch.ids.index(source)])
-            assert similarity >= settings.similarity_threshold - 1e-6
+            index = batch.ids.index(source)
+            vector = batch.vectors[batch.ids.index(group.canonical_memory_id)]
+            assert is_duplicate(
+                canonical, batch.texts[index], cosine(vector, batch.vectors[index]), settings
+            )
+
+
+def test_a_text_that_adds_a_fact_is_not_a_duplicate(embedder) -> None:
+    texts = [
+        "The deploy failed because the disk on the build agent was full.",
+        "The deploy failed because the disk on the build agent was full; we also rotated the "
+        "registry credentials and moved the nightly backups to another bucket.",
+        "Deploy failed: the build agent's disk was full.",
+    ]
+    batch = make_batch(embedder, texts)
+    groups = group_of(merge_memories("facts", batch))
+    assert groups.get(batch.ids[0]) is not None
+    assert groups.get(batch.ids[0]) == groups.get(batch.ids[2])
+    assert groups.get(batch.ids[1]) != groups.get(batch.ids[0])

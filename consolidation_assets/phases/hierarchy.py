@@ -14,8 +14,18 @@ import numpy as np
 
 from consolidation_assets.phases.linkage import average_linkage
 from consolidation_assets.phases.neighbors import nearest_neighbors
-from consolidation_assets.phases.text import class_keywords, sentences, shorten
+from consolidation_assets.phases.text import (
+    class_keywords,
+    key_sentence,
+    shorten,
+    title_case_keywords,
+)
 from consolidation_assets.phases.types import MemoryBatch, Pattern, Principle, stable_id, unit
+
+# A principle is stated in the words of its most central member, and lessons, decisions and
+# warnings are what agents write as general rules; among near-equally central members they win.
+LESSON_TYPES = frozenset({"learning", "decision", "warning"})
+LESSON_BONUS = 0.05
 
 
 @dataclass(frozen=True)
@@ -125,12 +135,19 @@ def _principles(
         size = sum(n.size for n in group)
         rows = [r for n in group for r in n.member_rows]
         centroid = unit(total)
-        central = max(rows, key=lambda r: (float(batch.vectors[r] @ centroid), -r))
+        central = max(
+            rows,
+            key=lambda r: (
+                float(batch.vectors[r] @ centroid)
+                + (LESSON_BONUS if batch.memory_types[r] in LESSON_TYPES else 0.0),
+                -r,
+            ),
+        )
         pattern_ids = tuple(sorted(p for n in group for p in n.pattern_ids))
         child_ids = tuple(sorted(n.node_id for n in group))
         cohesion = (float(total @ total) - size) / (size * (size - 1)) if size > 1 else 1.0
-        theme = ", ".join(keywords[:3]) if keywords else "recurring theme"
-        sentence = shorten((sentences(batch.texts[central]) or [batch.texts[central]])[0], 200)
+        theme = title_case_keywords(keywords, 3) or "Recurring theme"
+        sentence = shorten(key_sentence(batch.texts[central], keywords), 220)
         made.append(
             Principle(
                 id=stable_id("pr", project_id, str(level), *child_ids),

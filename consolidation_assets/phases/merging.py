@@ -1,10 +1,18 @@
 """Phase 2, memory merging: near-duplicate memories become one merged memory.
 
 Candidates come from nearest neighbours, never from all pairs. A pair is a duplicate when the
-texts are the same once normalised, or when their cosine similarity clears the threshold and
-the detail guard finds no conflict (different numbers, versions, paths, identifiers or error
-codes on each side, or one side negating what the other states). Groups are stars around a
-canonical memory, so every source is itself close to the canonical and nothing chains.
+texts are the same once normalised, or when three things hold together:
+
+- its duplicate score, the mean of the embeddings' cosine similarity and the texts' word
+  coverage, reaches ``duplicate_threshold``. Embeddings blur what a sentence adds; words do
+  not. Two texts that say the same thing share most of their content words, while a text
+  that adds a fact of its own leaves words uncovered, whatever its cosine.
+- its cosine reaches ``min_cosine``.
+- the detail guard finds no conflict: no different numbers, versions, paths, identifiers or
+  error codes on each side, and no side negating what the other states.
+
+Groups are stars around a canonical memory, so every source is itself a duplicate of the
+canonical and nothing chains.
 """
 
 from __future__ import annotations
@@ -13,13 +21,21 @@ from dataclasses import dataclass
 
 from consolidation_assets.phases.neighbors import nearest_neighbors
 from consolidation_assets.phases.patterns import collapse_exact
-from consolidation_assets.phases.text import details, details_conflict, is_negated
+from consolidation_assets.phases.text import (
+    content_words,
+    details,
+    details_conflict,
+    is_negated,
+    normalize,
+    word_coverage,
+)
 from consolidation_assets.phases.types import MemoryBatch, MergeGroup, stable_id
 
 
 @dataclass(frozen=True)
 class MergeSettings:
-    similarity_threshold: float = 0.90
+    duplicate_threshold: float = 0.85
+    min_cosine: float = 0.75
     neighbors: int = 10
     detail_guard: bool = True
 
@@ -46,9 +62,17 @@ class MergeOutcome:
         }
 
 
-def is_duplicate(text_a: str, text_b: str, similarity: float, settings: MergeSettings) -> bool:
+def duplicate_score(cosine: float, words_a: frozenset[str], words_b: frozenset[str]) -> float:
+    """The mean of the cosine similarity and the word coverage of a pair."""
+    return (cosine + word_coverage(words_a, words_b)) / 2
+
+
+def is_duplicate(text_a: str, text_b: str, cosine: float, settings: MergeSettings) -> bool:
     """The pair rule on its own, for callers that hold two texts."""
-    if similarity < settings.similarity_threshold:
+    if normalize(text_a) == normalize(text_b):
+        return True
+    score = duplicate_score(cosine, content_words(text_a), content_words(text_b))
+    if cosine < settings.min_cosine or score < settings.duplicate_threshold:
         return False
     if not settings.detail_guard:
         return True
@@ -80,19 +104,23 @@ def merge_memories(
 
     detail_sets = [details(texts[r]) for r in unique_list]
     negated = [is_negated(texts[r]) for r in unique_list]
+    words = [content_words(texts[r]) for r in unique_list]
     edges: list[dict[int, float]] = [{} for _ in unique_list]
     rejections = 0
     for u in range(len(unique_list)):
-        for v, s in zip(neighbor_idx[u].tolist(), neighbor_sim[u].tolist(), strict=True):
-            if v < 0 or s < settings.similarity_threshold or v in edges[u]:
+        for v, cosine in zip(neighbor_idx[u].tolist(), neighbor_sim[u].tolist(), strict=True):
+            if v < 0 or cosine < settings.min_cosine or v in edges[u]:
+                continue
+            score = duplicate_score(cosine, words[u], words[v])
+            if score < settings.duplicate_threshold:
                 continue
             if settings.detail_guard and (
                 negated[u] != negated[v] or details_conflict(detail_sets[u], detail_sets[v])
             ):
                 rejections += 1
                 continue
-            edges[u][v] = s
-            edges[v][u] = s
+            edges[u][v] = score
+            edges[v][u] = score
 
     weight = [len(copies[r]) for r in unique_list]
     strength = [sum(e.values()) for e in edges]

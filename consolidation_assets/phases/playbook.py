@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from consolidation_assets.phases.neighbors import cross_nearest, nearest_neighbors
-from consolidation_assets.phases.text import saturating, sentences, shorten
+from consolidation_assets.phases.text import lead_sentences, saturating, shorten
 from consolidation_assets.phases.types import MemoryBatch, Pattern, Principle, stable_id, unit
 
 CATEGORIES = ("troubleshooting", "gotchas", "architecture", "dependencies", "patterns")
@@ -36,12 +36,13 @@ _DEPENDENCY_WORDS = re.compile(
     re.IGNORECASE,
 )
 _LEAD = {
-    "troubleshooting": "When this recurs ({topic}): {text}",
+    "troubleshooting": "Known fix ({topic}): {text}",
     "gotchas": "Watch out ({topic}): {text}",
-    "architecture": "Follow the decision ({topic}): {text}",
-    "dependencies": "Dependencies ({topic}): {text}",
-    "patterns": "Do this ({topic}): {text}",
+    "architecture": "Decision to follow ({topic}): {text}",
+    "dependencies": "Dependency note ({topic}): {text}",
+    "patterns": "Practice ({topic}): {text}",
 }
+ENTRY_CHARS = 320
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def pattern_candidate(
     pattern: Pattern, batch: MemoryBatch, position: dict[str, int]
 ) -> EntryCandidate:
     row = _advice_row(pattern, batch, position)
-    text = shorten(batch.texts[row], 400)
+    text = lead_sentences(batch.texts[row], ENTRY_CHARS)
     category = category_for(pattern.pattern_type, text)
     topic = ", ".join(pattern.keywords[:3]) or pattern.pattern_type
     evidence = saturating(pattern.support, 10.0)
@@ -171,14 +172,18 @@ def principle_candidate(principle: Principle, patterns_by_id: dict[str, Pattern]
         if members
         else "patterns"
     )
-    labels = "; ".join(shorten(p.label, 90) for p in sorted(members, key=lambda p: -p.support)[:4])
-    statement = (sentences(principle.statement) or [principle.statement])[0]
+    labels = "; ".join(
+        shorten(p.label, 90).rstrip(".;") for p in sorted(members, key=lambda p: -p.support)[:3]
+    )
+    statement = principle.statement.rstrip(" .;")
     confidence = float(np.mean([p.confidence for p in members])) if members else 0.0
     evidence = saturating(principle.support, 10.0)
     return EntryCandidate(
         key=principle.id,
         category=category,
-        content=shorten(f"Principle: {statement} Seen in: {labels}.", 600),
+        content=shorten(
+            f"Principle: {statement}. Seen in {len(members)} recurring patterns: {labels}.", 600
+        ),
         priority=round(min(1.0, confidence * (0.5 + 0.5 * evidence) + 0.05 * principle.level), 4),
         tags=("principle", f"level-{principle.level}", *principle.keywords[:4]),
         supporting_memory_ids=frozenset(m for p in members for m in p.member_ids),

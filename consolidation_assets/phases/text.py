@@ -51,6 +51,7 @@ _CONTRACTION_STEMS = (
     "re",
 )
 _STOP_WORDS = sorted(ENGLISH_STOP_WORDS.union(_CONTRACTION_STEMS))
+_STOP_WORDS_SET = frozenset(_STOP_WORDS)
 
 
 def normalize(text: str) -> str:
@@ -90,9 +91,59 @@ def details_conflict(a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(a - b) and bool(b - a)
 
 
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SUFFIXES = ("ing", "ed", "es", "s", "ly")
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The text's words without stop words, crudely stemmed: what it talks about."""
+    return frozenset(_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP_WORDS_SET)
+
+
+def word_coverage(a: frozenset[str], b: frozenset[str]) -> float:
+    """The share of the wordier side's content words the other side also uses.
+
+    Two memories that say the same thing use mostly the same words; a memory that adds a clause
+    of its own (a different fact) leaves part of its words uncovered.
+    """
+    if not a and not b:
+        return 1.0
+    return len(a & b) / max(len(a), len(b))
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of a text, split on terminal punctuation followed by a capital."""
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def key_sentence(text: str, keywords: Sequence[str]) -> str:
+    """The sentence of ``text`` that uses most of the keywords' words (the first on a tie)."""
+    parts = sentences(text) or [text.strip()]
+    words = {w for k in keywords for w in k.lower().split()}
+
+    def hits(sentence: str) -> int:
+        return len(words & set(_WORD.findall(sentence.lower())))
+
+    return max(parts, key=lambda s: (hits(s), -parts.index(s)))
+
+
+def lead_sentences(text: str, limit: int) -> str:
+    """Whole sentences from the start of ``text`` up to ``limit`` characters (at least one,
+    shortened if it alone is longer)."""
+    parts = sentences(text) or [text.strip()]
+    kept = [parts[0]]
+    for sentence in parts[1:]:
+        if len(" ".join([*kept, sentence])) > limit:
+            break
+        kept.append(sentence)
+    return shorten(" ".join(kept), limit)
 
 
 def shorten(text: str, limit: int) -> str:
