@@ -111,8 +111,9 @@ def merged_memories(
 ) -> dg.MaterializeResult:
     """Near-duplicate memories merged into one, every source kept and linked.
 
-    Exact duplicates always merge; near-duplicates merge above the similarity threshold unless
-    they commit to different details (numbers, versions, paths, ids, error codes, negation).
+    Exact duplicates always merge; near-duplicates merge when their duplicate score (the mean of
+    cosine similarity and word coverage) clears the threshold, unless they commit to different
+    details (numbers, versions, paths, ids, error codes, negation).
     """
     return _run_phase(
         context, steps.run_memory_merging, config, config.settings(), memory_store, embeddings
