@@ -23,6 +23,7 @@ from consolidation_assets.run_results import (
     result_from_run,
 )
 from consolidation_assets.scope import Scope
+from consolidation_assets.steps import release_snapshots
 from consolidation_assets.store.jobs import JobRecord, save_job
 from consolidation_assets.store.memories import count_memories
 
@@ -109,6 +110,7 @@ class ConsolidationEngine:
                 resources={"memory_store": self.store, "embeddings": self.embeddings},
             )
         except Exception as exc:  # the run could not start: bad config, storage unreachable
+            release_snapshots()
             record.status = JobStatus.FAILED.value
             record.finished_at = datetime.now(UTC)
             record.duration_seconds = (record.finished_at - started).total_seconds()
@@ -125,6 +127,7 @@ class ConsolidationEngine:
                 trigger_type=self.trigger,
                 scope=record.scope,
             )
+        release_snapshots()
         result = result_from_run(instance, job_id)
         save_job(self.store.engine, job_record_from_run(instance, job_id, result))
         return result

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import dagster as dg
 import numpy as np
 from pydantic import Field
 from sqlalchemy import Engine
+from tqdm import tqdm
 
 from consolidation_assets import embedding, settings
-from consolidation_assets.store.embeddings import cached_vectors, store_vectors
+from consolidation_assets.store.embeddings import cached_dimension, fill_cached, store_vectors
 from consolidation_assets.store.engine import get_engine, safe_url
+
+EMBED_CHUNK = 4096
 
 
 class MemoryStore(dg.ConfigurableResource):
@@ -56,25 +61,41 @@ class EmbeddingService(dg.ConfigurableResource):
         """Embed texts directly, without the cache (queries, ad-hoc text)."""
         return embedding.encode(texts, self.model, self.device, self.batch_size, progress)
 
+    def dimension(self) -> int:
+        return embedding.embedding_dimension(self.model, self.device)
+
     def vectors_for(
-        self, store: MemoryStore, content_hashes: list[str], texts: list[str]
+        self,
+        store: MemoryStore,
+        content_hashes: list[str],
+        texts: list[str],
+        project_id: str | None = None,
     ) -> tuple[np.ndarray, int]:
         """One vector per text, from the cache where it can be; returns (vectors, newly embedded).
 
-        Each distinct text missing from the cache is embedded once and stored, so a text is
-        embedded once per model whatever memories repeat it.
+        Each distinct text missing from the cache is embedded once and stored, a chunk at a
+        time: memory stays bounded, and an interrupted run keeps what it already embedded.
+        ``project_id``, when the texts are that project's memories, lets the cache be read in
+        one query.
         """
         model_id = self.model_id
-        found = cached_vectors(store.engine, model_id, content_hashes)
-        missing: dict[str, str] = {}
-        for content_hash, text in zip(content_hashes, texts, strict=True):
-            if content_hash not in found:
-                missing.setdefault(content_hash, text)
-        if missing:
-            fresh = self.encode(list(missing.values()))
-            new = dict(zip(missing, fresh, strict=True))
-            store_vectors(store.engine, model_id, new)
-            found.update(new)
         if not content_hashes:
             return np.zeros((0, 0), dtype=np.float32), 0
-        return np.stack([found[h] for h in content_hashes]).astype(np.float32), len(missing)
+        dimension = cached_dimension(store.engine, model_id) or self.dimension()
+        vectors = np.empty((len(content_hashes), dimension), dtype=np.float32)
+        found = fill_cached(store.engine, model_id, content_hashes, vectors, project_id)
+        missing: dict[str, list[int]] = {}
+        for i in np.flatnonzero(~found).tolist():
+            missing.setdefault(content_hashes[i], []).append(i)
+        pending = list(missing)
+        show = sys.stderr.isatty() and len(pending) > self.batch_size
+        progress = tqdm(total=len(pending), desc="embedding", unit="text", disable=not show)
+        for start in range(0, len(pending), EMBED_CHUNK):
+            part = pending[start : start + EMBED_CHUNK]
+            fresh = self.encode([texts[missing[h][0]] for h in part], progress=False)
+            store_vectors(store.engine, model_id, dict(zip(part, fresh, strict=True)))
+            for content_hash, vector in zip(part, fresh, strict=True):
+                vectors[missing[content_hash]] = vector
+            progress.update(len(part))
+        progress.close()
+        return vectors, len(pending)

@@ -51,8 +51,8 @@ def test_every_check_passes_on_a_good_run(project, instance, store, embedder) ->
 
 
 def foreign_member(original):
-    def broken(project_id, batch, settings=None):
-        result = original(project_id, batch, settings)
+    def broken(*args, **kwargs):
+        result = original(*args, **kwargs)
         first = result.patterns[0]
         bad = replace(
             first,
@@ -66,8 +66,8 @@ def foreign_member(original):
 
 
 def shared_source(original):
-    def broken(project_id, batch, pattern_of=None, settings=None):
-        outcome = original(project_id, batch, pattern_of, settings)
+    def broken(*args, **kwargs):
+        outcome = original(*args, **kwargs)
         a, b = outcome.groups[0], outcome.groups[1]
         bad = replace(
             b,
@@ -80,8 +80,8 @@ def shared_source(original):
 
 
 def lone_principle(original):
-    def broken(project_id, batch, patterns, settings=None):
-        hierarchy = original(project_id, batch, patterns, settings)
+    def broken(*args, **kwargs):
+        hierarchy = original(*args, **kwargs)
         first = hierarchy.principles[0]
         return replace(hierarchy, principles=[replace(first, pattern_ids=first.pattern_ids[:1])])
 
@@ -89,8 +89,8 @@ def lone_principle(original):
 
 
 def twin_entries(original):
-    def broken(project_id, candidates, existing, now, settings=None, in_scope=None):
-        result = original(project_id, candidates, existing, now, settings, in_scope)
+    def broken(*args, **kwargs):
+        result = original(*args, **kwargs)
         a, b = result.written[0], result.written[1]
         return replace(result, written=[a, replace(b, content=a.content), *result.written[2:]])
 
@@ -98,8 +98,8 @@ def twin_entries(original):
 
 
 def unsourced_entry(original):
-    def broken(project_id, candidates, existing, now, settings=None, in_scope=None):
-        result = original(project_id, candidates, existing, now, settings, in_scope)
+    def broken(*args, **kwargs):
+        result = original(*args, **kwargs)
         first = result.written[0]
         return replace(
             result, written=[replace(first, supporting_memory_ids=frozenset()), *result.written[1:]]

@@ -7,8 +7,10 @@ import pytest
 
 from consolidation_assets import steps
 from consolidation_assets.engine import ConsolidationEngine, ConsolidationResult, JobStatus
+from consolidation_assets.memory_input import validate_memories
 from consolidation_assets.store import outputs
 from consolidation_assets.store.jobs import get_job
+from consolidation_assets.store.memories import insert_memories, load_memories
 from tests.conftest import ingest_sample, raw_digest
 
 ALL_PHASES = ["pattern_extraction", "memory_merging", "hierarchy_creation", "playbook_integration"]
@@ -53,6 +55,7 @@ def test_second_run_on_unchanged_memories_changes_nothing(store, embedder, insta
     assert second.metrics["playbook_entries_created"] == 0
     assert second.metrics["playbook_entries_updated"] == 0
     assert second.metrics["memories_embedded"] == 0
+    assert first.metrics["reused"] == 0 and second.metrics["reused"] == 1
     assert patterns == [
         (p.id, p.member_ids) for p in outputs.load_patterns(store.engine, "mobile-app")
     ]
@@ -61,6 +64,28 @@ def test_second_run_on_unchanged_memories_changes_nothing(store, embedder, insta
         (e.id, e.content, e.updated_at) for e in outputs.load_playbook(store.engine, "mobile-app")
     ]
     assert raw_digest(store) == digest
+
+
+def test_new_memories_are_consolidated_by_the_next_run(store, embedder, instance) -> None:
+    ingest_sample(store, "mobile-app")
+    engine = ConsolidationEngine(store, embedder, "mobile-app", instance=instance)
+    engine.execute()
+    before = {p.id for p in outputs.load_patterns(store.engine, "mobile-app")}
+    central = outputs.load_patterns(store.engine, "mobile-app")[0]
+    columns = load_memories(store.engine, "mobile-app")
+    source = columns.texts[columns.ids.index(central.central_memory_id)]
+    insert_memories(
+        store.engine,
+        validate_memories(
+            [{"id": "late-1", "project_id": "mobile-app", "content": source + " Seen again today."}]
+        ),
+        "late",
+    )
+    again = engine.execute()
+    assert again.metrics["reused"] == 0 and again.metrics["memories_embedded"] == 1
+    after = outputs.load_patterns(store.engine, "mobile-app")
+    assert any("late-1" in p.member_ids for p in after)
+    assert {p.id for p in after} != before
 
 
 def test_a_failing_phase_is_reported_with_what_completed(

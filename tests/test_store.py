@@ -3,11 +3,12 @@
 import hashlib
 import json
 
+import numpy as np
 import pytest
 from sqlalchemy import inspect
 
 from consolidation_assets.memory_input import InvalidMemoriesError, parse_jsonl
-from consolidation_assets.store.embeddings import cached_vectors
+from consolidation_assets.store.embeddings import fill_cached
 from consolidation_assets.store.memories import count_memories, insert_memories
 
 
@@ -70,4 +71,6 @@ def test_embedding_cache_embeds_each_text_once(store, embedder) -> None:
     again, embedded_again = embedder.vectors_for(store, hashes, texts)
     assert embedded_again == 0
     assert (again == vectors).all()
-    assert set(cached_vectors(store.engine, embedder.model_id, hashes)) == set(hashes)
+    out = np.zeros_like(vectors)
+    assert fill_cached(store.engine, embedder.model_id, hashes, out).all()
+    assert (out == vectors).all()

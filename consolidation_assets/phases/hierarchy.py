@@ -15,9 +15,11 @@ import numpy as np
 from consolidation_assets.phases.linkage import average_linkage
 from consolidation_assets.phases.neighbors import nearest_neighbors
 from consolidation_assets.phases.text import (
+    TermMatrix,
     class_keywords,
     key_sentence,
     shorten,
+    term_matrix,
     title_case_keywords,
 )
 from consolidation_assets.phases.types import MemoryBatch, Pattern, Principle, stable_id, unit
@@ -73,8 +75,12 @@ def build_hierarchy(
     batch: MemoryBatch,
     patterns: list[Pattern],
     settings: HierarchySettings | None = None,
+    terms: TermMatrix | None = None,
 ) -> Hierarchy:
-    """Principles of every level, level 1 first; each covers at least two patterns."""
+    """Principles of every level, level 1 first; each covers at least two patterns.
+
+    ``terms`` is the batch's term matrix when the caller already has it.
+    """
     settings = settings or HierarchySettings()
     position = batch.index()
     nodes = []
@@ -91,7 +97,8 @@ def build_hierarchy(
         groups = _group(nodes, threshold, settings.neighbors)
         if not groups:
             break
-        made = _principles(project_id, batch, groups, level, settings.keywords)
+        terms = terms or term_matrix(batch.texts)
+        made = _principles(project_id, batch, terms, groups, level, settings.keywords)
         principles = _with_parents(principles, made)
         principles.extend(made)
         nodes = [
@@ -113,7 +120,7 @@ def _group(nodes: list[_Node], threshold: float, neighbors: int) -> list[list[_N
     sums = np.array([n.sums for n in nodes], dtype=np.float64)
     sizes = np.array([n.size for n in nodes], dtype=np.float64)
     units = np.array([unit(s) for s in sums], dtype=np.float32)
-    neighbor_idx, _ = nearest_neighbors(units, neighbors)
+    neighbor_idx, _, _ = nearest_neighbors(units, neighbors)
     labels = average_linkage(sums, sizes, neighbor_idx, threshold)
     grouped: dict[int, list[_Node]] = {}
     for node, label in zip(nodes, labels.tolist(), strict=True):
@@ -122,13 +129,18 @@ def _group(nodes: list[_Node], threshold: float, neighbors: int) -> list[list[_N
 
 
 def _principles(
-    project_id: str, batch: MemoryBatch, groups: list[list[_Node]], level: int, top: int
+    project_id: str,
+    batch: MemoryBatch,
+    terms: TermMatrix,
+    groups: list[list[_Node]],
+    level: int,
+    top: int,
 ) -> list[Principle]:
     classes = np.full(len(batch), -1, dtype=np.int64)
     for c, group in enumerate(groups):
         for node in group:
             classes[node.member_rows] = c
-    keyword_sets = class_keywords(list(batch.texts), classes, len(groups), top)
+    keyword_sets = class_keywords(terms, classes, len(groups), top)
     made = []
     for group, keywords in zip(groups, keyword_sets, strict=True):
         total = np.sum([n.sums for n in group], axis=0)

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from consolidation_assets.phases.neighbors import nearest_neighbors
-from consolidation_assets.phases.patterns import collapse_exact
+import numpy as np
+from scipy import sparse
+
+from consolidation_assets.phases.graph import TextGraph, text_graph
 from consolidation_assets.phases.text import (
     content_words,
     details,
@@ -81,46 +83,121 @@ def is_duplicate(text_a: str, text_b: str, cosine: float, settings: MergeSetting
     )
 
 
+class _Features:
+    """What the pair rule reads of each distinct text, computed on first use: most texts never
+    have a neighbour close enough to need them."""
+
+    def __init__(self, texts: list[str], unique_rows: list[int]) -> None:
+        self._texts = texts
+        self._rows = unique_rows
+        self._words: dict[int, frozenset[str]] = {}
+        self._details: dict[int, frozenset[str]] = {}
+        self._negated: dict[int, bool] = {}
+
+    def words(self, u: int) -> frozenset[str]:
+        if u not in self._words:
+            self._words[u] = content_words(self._texts[self._rows[u]])
+        return self._words[u]
+
+    def details(self, u: int) -> frozenset[str]:
+        if u not in self._details:
+            self._details[u] = details(self._texts[self._rows[u]])
+        return self._details[u]
+
+    def negated(self, u: int) -> bool:
+        if u not in self._negated:
+            self._negated[u] = is_negated(self._texts[self._rows[u]])
+        return self._negated[u]
+
+    def word_matrix(self, nodes: list[int]) -> sparse.csr_matrix:
+        """Binary rows of content words, one per node, over a vocabulary of their own."""
+        vocabulary: dict[str, int] = {}
+        indptr, indices = [0], []
+        for u in nodes:
+            indices.extend(vocabulary.setdefault(w, len(vocabulary)) for w in self.words(u))
+            indptr.append(len(indices))
+        data = np.ones(len(indices), dtype=np.float32)
+        return sparse.csr_matrix(
+            (data, np.array(indices, dtype=np.int64), np.array(indptr, dtype=np.int64)),
+            shape=(len(nodes), max(len(vocabulary), 1)),
+        )
+
+    def conflict(self, u: int, v: int) -> bool:
+        return self.negated(u) != self.negated(v) or details_conflict(
+            self.details(u), self.details(v)
+        )
+
+
+def _scored_pairs(
+    neighbor_idx: np.ndarray,
+    neighbor_sim: np.ndarray,
+    settings: MergeSettings,
+    features: _Features,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour pairs (low, high) whose duplicate score reaches the threshold, with scores.
+
+    Word coverage is computed for all candidate pairs at once, on a sparse word matrix.
+    """
+    rows, columns = np.nonzero(neighbor_sim >= settings.min_cosine)
+    others = neighbor_idx[rows, columns]
+    valid = others >= 0
+    u, v = rows[valid], others[valid]
+    cosines = neighbor_sim[rows, columns][valid].astype(np.float64)
+    low, high = np.minimum(u, v), np.maximum(u, v)
+    order = np.lexsort((-cosines, high, low))
+    low, high, cosines = low[order], high[order], cosines[order]
+    first = np.ones(low.size, dtype=bool)
+    first[1:] = (low[1:] != low[:-1]) | (high[1:] != high[:-1])
+    low, high, cosines = low[first], high[first], cosines[first]
+    if low.size == 0:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+    nodes = np.unique(np.concatenate([low, high]))
+    matrix = features.word_matrix(nodes.tolist())
+    at_low, at_high = np.searchsorted(nodes, low), np.searchsorted(nodes, high)
+    shared = np.asarray(matrix[at_low].multiply(matrix[at_high]).sum(axis=1)).ravel()
+    sizes = np.asarray(matrix.sum(axis=1)).ravel()
+    larger = np.maximum(sizes[at_low], sizes[at_high])
+    coverage = np.where(larger > 0, shared / np.maximum(larger, 1), 1.0)
+    scores = (cosines + coverage) / 2
+    keep = scores >= settings.duplicate_threshold
+    return np.stack([low[keep], high[keep]], axis=1), scores[keep]
+
+
 def merge_memories(
     project_id: str,
     batch: MemoryBatch,
     pattern_of: dict[str, str] | None = None,
     settings: MergeSettings | None = None,
+    graph: TextGraph | None = None,
 ) -> MergeOutcome:
-    """Merge groups of two or more memories; memories in no group stand alone."""
+    """Merge groups of two or more memories; memories in no group stand alone.
+
+    ``graph`` is the batch's text graph when the caller already has it.
+    """
     settings = settings or MergeSettings()
     pattern_of = pattern_of or {}
     n = len(batch)
     if n == 0:
         return MergeOutcome([], 0, 0, 0)
     texts = list(batch.texts)
-    representative, unique_rows = collapse_exact(texts)
-    copies: dict[int, list[int]] = {int(r): [] for r in unique_rows}
-    for i, r in enumerate(representative.tolist()):
-        copies[r].append(i)
-    unique_list = unique_rows.tolist()
-    vectors = batch.vectors[unique_rows]
-    neighbor_idx, neighbor_sim = nearest_neighbors(vectors, settings.neighbors)
+    if graph is None or graph.k != settings.neighbors:
+        graph = text_graph(batch, settings.neighbors)
+    unique_list = graph.unique_rows.tolist()
+    copies: dict[int, list[int]] = {r: [] for r in unique_list}
+    for i, u in enumerate(graph.unique_of.tolist()):
+        copies[unique_list[u]].append(i)
+    neighbor_idx, neighbor_sim = graph.neighbors.indices, graph.neighbors.similarities
 
-    detail_sets = [details(texts[r]) for r in unique_list]
-    negated = [is_negated(texts[r]) for r in unique_list]
-    words = [content_words(texts[r]) for r in unique_list]
+    features = _Features(texts, unique_list)
+    pairs, scores = _scored_pairs(neighbor_idx, neighbor_sim, settings, features)
     edges: list[dict[int, float]] = [{} for _ in unique_list]
     rejections = 0
-    for u in range(len(unique_list)):
-        for v, cosine in zip(neighbor_idx[u].tolist(), neighbor_sim[u].tolist(), strict=True):
-            if v < 0 or cosine < settings.min_cosine or v in edges[u]:
-                continue
-            score = duplicate_score(cosine, words[u], words[v])
-            if score < settings.duplicate_threshold:
-                continue
-            if settings.detail_guard and (
-                negated[u] != negated[v] or details_conflict(detail_sets[u], detail_sets[v])
-            ):
-                rejections += 1
-                continue
-            edges[u][v] = score
-            edges[v][u] = score
+    for (u, v), score in zip(pairs.tolist(), scores.tolist(), strict=True):
+        if settings.detail_guard and features.conflict(u, v):
+            rejections += 1
+            continue
+        edges[u][v] = score
+        edges[v][u] = score
 
     weight = [len(copies[r]) for r in unique_list]
     strength = [sum(e.values()) for e in edges]
@@ -147,9 +224,11 @@ def merge_memories(
         canonical = min(
             copies[unique_list[leader]], key=lambda i: (batch.created_at[i], batch.ids[i])
         )
-        groups.append(_group(project_id, batch, rows, canonical, detail_sets[leader], pattern_of))
+        groups.append(
+            _group(project_id, batch, rows, canonical, features.details(leader), pattern_of)
+        )
 
-    exact = sum(len(c) - 1 for c in copies.values())
+    exact = graph.exact_duplicates
     groups.sort(key=lambda g: (-len(g.source_ids), g.id))
     return MergeOutcome(groups, n, exact, rejections)
 

@@ -1,44 +1,150 @@
-"""Nearest neighbours by cosine similarity, the candidate generator of every phase."""
+"""Nearest neighbours by cosine similarity, the candidate generator of every phase.
+
+Small sets are searched exactly. Larger ones go through an inverted file: the vectors are
+partitioned into about sqrt(n) cells around centroids refined by a few k-means steps, and each
+cell's members are compared only with the members of the ``PROBES`` cells whose centroids are
+nearest to its own. That is about n * PROBES * sqrt(n) comparisons instead of n squared (a
+tenth of it at 10,000 vectors, a thirtieth at 100,000), held one cell at a time. Everything is
+deterministic: centroids start from rows chosen by a hash of their bytes and ties break by index.
+"""
 
 from __future__ import annotations
 
+import math
+import zlib
+from typing import NamedTuple
+
 import numpy as np
 
+EXACT_LIMIT = 2048
+PROBES = 12
+KMEANS_STEPS = 4
+KMEANS_SAMPLE = 20_000
 _BLOCK = 2048
 
 
-def nearest_neighbors(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each unit row, the indices and similarities of its ``k`` most similar other rows.
+class Neighbors(NamedTuple):
+    """Per query row: neighbour indices (``-1`` where none), their similarities, and how many
+    vector comparisons the search made (the cost the complexity tests watch)."""
 
-    Rows with fewer than ``k`` others get ``-1`` indices (similarity ``-inf``) for the missing
-    places. Results are sorted by similarity, ties by index, so they are deterministic.
-    """
-    return _top_k(vectors, vectors, k, exclude_self=True)
-
-
-def cross_nearest(queries: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """For each query row, its ``k`` most similar ``base`` rows (``-1`` where base is short)."""
-    return _top_k(queries, base, k, exclude_self=False)
+    indices: np.ndarray
+    similarities: np.ndarray
+    comparisons: int
 
 
-def _top_k(
-    queries: np.ndarray, base: np.ndarray, k: int, *, exclude_self: bool
-) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbors(vectors: np.ndarray, k: int) -> Neighbors:
+    """For each unit row, its ``k`` most similar other rows, best first, ties by index."""
+    return _search(vectors, vectors, k, exclude_self=True)
+
+
+def cross_nearest(
+    queries: np.ndarray, base: np.ndarray, k: int, *, exact: bool = False
+) -> Neighbors:
+    """For each query row, its ``k`` most similar ``base`` rows; ``exact`` compares every pair
+    (for a few queries against a large base, where exactness costs little)."""
+    return _search(queries, base, k, exclude_self=False, exact=exact)
+
+
+def _search(
+    queries: np.ndarray, base: np.ndarray, k: int, *, exclude_self: bool, exact: bool = False
+) -> Neighbors:
     m = queries.shape[0]
-    k_eff = min(k, base.shape[0] - (1 if exclude_self else 0))
     indices = np.full((m, k), -1, dtype=np.int64)
     sims = np.full((m, k), -np.inf, dtype=np.float32)
-    if k_eff <= 0 or m == 0:
-        return indices, sims
-    data = np.ascontiguousarray(base, dtype=np.float32)
-    for start in range(0, m, _BLOCK):
-        block = np.ascontiguousarray(queries[start : start + _BLOCK], dtype=np.float32) @ data.T
+    if m == 0 or base.shape[0] == 0 or k <= 0:
+        return Neighbors(indices, sims, 0)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    base = np.ascontiguousarray(base, dtype=np.float32)
+    if exact or base.shape[0] <= EXACT_LIMIT:
+        rows = np.arange(m)
+        comparisons = _top_k_into(
+            queries, rows, base, np.arange(base.shape[0]), k, exclude_self, indices, sims
+        )
+        return Neighbors(indices, sims, comparisons)
+    centroids, comparisons = _centroids(base)
+    base_cell, cost = _assign(base, centroids)
+    comparisons += cost
+    if exclude_self:
+        query_cell = base_cell
+    else:
+        query_cell, cost = _assign(queries, centroids)
+        comparisons += cost
+    probes = min(PROBES, centroids.shape[0])
+    near_cells = np.argsort(-(centroids @ centroids.T), axis=1, kind="stable")[:, :probes]
+    comparisons += centroids.shape[0] ** 2
+    members = [np.flatnonzero(base_cell == c) for c in range(centroids.shape[0])]
+    for cell in range(centroids.shape[0]):
+        rows = np.flatnonzero(query_cell == cell)
+        if rows.size == 0:
+            continue
+        candidates = np.sort(np.concatenate([members[c] for c in near_cells[cell]]))
+        comparisons += _top_k_into(queries, rows, base, candidates, k, exclude_self, indices, sims)
+    return Neighbors(indices, sims, comparisons)
+
+
+def _top_k_into(
+    queries: np.ndarray,
+    rows: np.ndarray,
+    base: np.ndarray,
+    candidates: np.ndarray,
+    k: int,
+    exclude_self: bool,
+    indices: np.ndarray,
+    sims: np.ndarray,
+) -> int:
+    """Exact top-k of ``rows`` among ``candidates``, written into ``indices``/``sims``."""
+    comparisons = 0
+    everything = candidates.size == base.shape[0]
+    candidate_vectors = base if everything else base[candidates]
+    # A block of query rows against all candidates is held at once; keep it near 64 MB.
+    block_size = max(1, min(_BLOCK, (16 << 20) // max(candidates.size, 1)))
+    for start in range(0, rows.size, block_size):
+        block_rows = rows[start : start + block_size]
+        block = queries[block_rows] @ candidate_vectors.T
+        comparisons += block.size
         if exclude_self:
-            rows = np.arange(block.shape[0])
-            block[rows, start + rows] = -np.inf
+            hit_row, hit_col = np.nonzero(block_rows[:, None] == candidates[None, :])
+            block[hit_row, hit_col] = -np.inf
+        available = candidates.size - (1 if exclude_self else 0)
+        k_eff = min(k, available)
+        if k_eff <= 0:
+            continue
         part = np.argpartition(-block, k_eff - 1, axis=1)[:, :k_eff]
         part_sims = np.take_along_axis(block, part, axis=1)
-        order = np.lexsort((part, -part_sims), axis=1)
-        indices[start : start + _BLOCK, :k_eff] = np.take_along_axis(part, order, axis=1)
-        sims[start : start + _BLOCK, :k_eff] = np.take_along_axis(part_sims, order, axis=1)
-    return indices, sims
+        part_index = candidates[part]
+        order = np.lexsort((part_index, -part_sims), axis=1)
+        indices[block_rows, :k_eff] = np.take_along_axis(part_index, order, axis=1)
+        sims[block_rows, :k_eff] = np.take_along_axis(part_sims, order, axis=1)
+    return comparisons
+
+
+def _centroids(base: np.ndarray) -> tuple[np.ndarray, int]:
+    """About sqrt(n) unit centroids: seed rows, then a few k-means steps on a sample.
+
+    Seeds and sample are the rows whose bytes hash lowest, not rows at fixed positions, so
+    appending vectors leaves almost all of them (and so the cells, and the neighbours found)
+    as they were: a project that grows by 1% is partitioned as before.
+    """
+    n = base.shape[0]
+    cells = max(2, int(math.sqrt(n)))
+    rank = np.argsort(np.array([zlib.crc32(row.tobytes()) for row in base]), kind="stable")
+    sample = base[np.sort(rank[: min(n, KMEANS_SAMPLE)])]
+    centroids = base[np.sort(rank[:cells])].copy()
+    comparisons = 0
+    for _ in range(KMEANS_STEPS):
+        assignment, cost = _assign(sample, centroids)
+        comparisons += cost
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, assignment, sample)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        filled = norms[:, 0] > 0
+        centroids[filled] = sums[filled] / norms[filled]
+    return centroids, comparisons
+
+
+def _assign(vectors: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, int]:
+    assignment = np.empty(vectors.shape[0], dtype=np.int64)
+    for start in range(0, vectors.shape[0], _BLOCK * 4):
+        block = vectors[start : start + _BLOCK * 4] @ centroids.T
+        assignment[start : start + _BLOCK * 4] = np.argmax(block, axis=1)
+    return assignment, vectors.shape[0] * centroids.shape[0]

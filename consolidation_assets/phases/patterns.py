@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from consolidation_assets.phases.graph import TextGraph, text_graph
 from consolidation_assets.phases.linkage import average_linkage
-from consolidation_assets.phases.neighbors import nearest_neighbors
 from consolidation_assets.phases.text import (
+    TermMatrix,
     class_keywords,
-    normalize,
     saturating,
     sentences,
     shorten,
+    term_matrix,
 )
 from consolidation_assets.phases.types import MemoryBatch, Pattern, stable_id, unit
 
@@ -68,35 +69,12 @@ class PatternExtraction:
         }
 
 
-def collapse_exact(texts: list[str] | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """For each text the index of its first exact (normalised) duplicate, and the unique rows.
-
-    Identical texts cluster, merge and embed alike, so every phase works on unique texts and
-    weighs each by how often it occurs.
-    """
-    first: dict[str, int] = {}
-    representative = np.empty(len(texts), dtype=np.int64)
-    for i, text in enumerate(texts):
-        representative[i] = first.setdefault(normalize(text), i)
-    unique_rows = np.array(sorted(set(representative.tolist())), dtype=np.int64)
-    return representative, unique_rows
-
-
-def cluster_memories(
-    vectors: np.ndarray, texts: list[str] | tuple[str, ...], threshold: float, neighbors: int
-) -> np.ndarray:
+def cluster_memories(batch: MemoryBatch, graph: TextGraph, threshold: float) -> np.ndarray:
     """A cluster label per memory; exact duplicates always share one."""
-    representative, unique_rows = collapse_exact(texts)
-    position = {row: p for p, row in enumerate(unique_rows.tolist())}
-    weights = np.bincount(
-        [position[r] for r in representative.tolist()], minlength=len(unique_rows)
-    )
-    unique_vectors = vectors[unique_rows]
-    neighbor_idx, _ = nearest_neighbors(unique_vectors, neighbors)
-    unique_labels = average_linkage(
-        unique_vectors * weights[:, None], weights, neighbor_idx, threshold
-    )
-    return np.array([unique_labels[position[r]] for r in representative.tolist()], dtype=np.int64)
+    sums = batch.vectors[graph.unique_rows]
+    sums *= graph.weights[:, None].astype(np.float32)
+    unique_labels = average_linkage(sums, graph.weights, graph.neighbors.indices, threshold)
+    return unique_labels[graph.unique_of]
 
 
 def infer_pattern_type(memory_types: list[str], success: list[bool | None]) -> str:
@@ -121,22 +99,30 @@ def pattern_confidence(cohesion: float, support: int, distinct_tasks: int) -> fl
 
 
 def extract_patterns(
-    project_id: str, batch: MemoryBatch, settings: PatternSettings | None = None
+    project_id: str,
+    batch: MemoryBatch,
+    settings: PatternSettings | None = None,
+    graph: TextGraph | None = None,
+    terms: TermMatrix | None = None,
 ) -> PatternExtraction:
-    """The project's recurring patterns, largest first."""
+    """The project's recurring patterns, largest first.
+
+    ``graph`` and ``terms`` may come precomputed for the batch (they are shared with other
+    phases); they are built here otherwise.
+    """
     settings = settings or PatternSettings()
     n = len(batch)
     if n == 0:
         return PatternExtraction([], 0, 0, 0)
-    texts = list(batch.texts)
-    labels = cluster_memories(
-        batch.vectors, texts, settings.similarity_threshold, settings.neighbors
-    )
+    if graph is None or graph.k != settings.neighbors:
+        graph = text_graph(batch, settings.neighbors)
+    terms = terms or term_matrix(batch.texts)
+    labels = cluster_memories(batch, graph, settings.similarity_threshold)
     sizes = np.bincount(labels)
     kept = [c for c in range(len(sizes)) if sizes[c] >= settings.min_support]
     class_of = np.full(len(sizes), -1, dtype=np.int64)
     class_of[kept] = np.arange(len(kept))
-    keyword_sets = class_keywords(texts, class_of[labels], len(kept), settings.keywords)
+    keyword_sets = class_keywords(terms, class_of[labels], len(kept), settings.keywords)
 
     members_of: dict[int, list[int]] = {c: [] for c in kept}
     for i, label in enumerate(labels.tolist()):
@@ -147,11 +133,10 @@ def extract_patterns(
         _pattern(project_id, batch, members_of[c], keyword_sets[k]) for k, c in enumerate(kept)
     ]
     patterns.sort(key=lambda p: (-p.support, p.id))
-    _, unique_rows = collapse_exact(texts)
     return PatternExtraction(
         patterns=patterns,
         memories_processed=n,
-        unique_texts=len(unique_rows),
+        unique_texts=int(graph.unique_rows.size),
         memories_in_patterns=sum(p.support for p in patterns),
     )
 

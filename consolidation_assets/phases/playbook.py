@@ -212,35 +212,57 @@ def build_candidates(
     return fold_duplicates(candidates, settings.duplicate_threshold)
 
 
+FOLD_NEIGHBORS = 20
+
+
 def fold_duplicates(candidates: list[EntryCandidate], threshold: float) -> list[EntryCandidate]:
-    """Candidates that say the same thing become one, keeping the higher-priority wording."""
-    if not candidates:
-        return []
+    """Candidates that say the same thing become one, keeping the higher-priority wording.
+
+    Folding repeats until no two candidates left are at the threshold (or share a text): a
+    neighbour list is finite, so one pass can miss a duplicate that the next one finds.
+    """
     ordered = sorted(candidates, key=lambda c: (-c.priority, c.key))
+    while len(ordered) > 1:
+        absorbed_by = _duplicates(ordered, threshold)
+        if not absorbed_by:
+            break
+        kept = {i: c for i, c in enumerate(ordered) if i not in absorbed_by}
+        for j, i in sorted(absorbed_by.items()):
+            keeper, other = kept[i], ordered[j]
+            kept[i] = replace(
+                keeper,
+                supporting_memory_ids=keeper.supporting_memory_ids | other.supporting_memory_ids,
+                source_pattern_ids=tuple(
+                    sorted({*keeper.source_pattern_ids, *other.source_pattern_ids})
+                ),
+                source_principle_ids=tuple(
+                    sorted({*keeper.source_principle_ids, *other.source_principle_ids})
+                ),
+            )
+        ordered = [kept[i] for i in sorted(kept)]
+    return ordered
+
+
+def _duplicates(ordered: list[EntryCandidate], threshold: float) -> dict[int, int]:
+    """Which candidate folds into which: each into the first (highest-priority) duplicate it
+    has that is itself kept."""
     vectors = np.array([c.embedding for c in ordered], dtype=np.float32)
-    neighbor_idx, neighbor_sim = nearest_neighbors(vectors, 10)
-    absorbed_by: dict[int, int] = {}
+    neighbor_idx, neighbor_sim, _ = nearest_neighbors(vectors, FOLD_NEIGHBORS)
+    pairs = set()
     for i in range(len(ordered)):
-        if i in absorbed_by:
-            continue
         for j, s in zip(neighbor_idx[i].tolist(), neighbor_sim[i].tolist(), strict=True):
-            same_text = j >= 0 and ordered[j].content == ordered[i].content
-            if j > i and j not in absorbed_by and (s >= threshold or same_text):
-                absorbed_by[j] = i
-    kept: dict[int, EntryCandidate] = {i: c for i, c in enumerate(ordered) if i not in absorbed_by}
-    for j, i in sorted(absorbed_by.items()):
-        keeper, other = kept[i], ordered[j]
-        kept[i] = replace(
-            keeper,
-            supporting_memory_ids=keeper.supporting_memory_ids | other.supporting_memory_ids,
-            source_pattern_ids=tuple(
-                sorted({*keeper.source_pattern_ids, *other.source_pattern_ids})
-            ),
-            source_principle_ids=tuple(
-                sorted({*keeper.source_principle_ids, *other.source_principle_ids})
-            ),
-        )
-    return list(kept.values())
+            if j >= 0 and s >= threshold:
+                pairs.add((min(i, j), max(i, j)))
+    first_with_text: dict[str, int] = {}
+    for i, candidate in enumerate(ordered):
+        earlier = first_with_text.setdefault(candidate.content, i)
+        if earlier != i:
+            pairs.add((earlier, i))
+    absorbed_by: dict[int, int] = {}
+    for keeper, other in sorted(pairs):
+        if keeper not in absorbed_by and other not in absorbed_by:
+            absorbed_by[other] = keeper
+    return absorbed_by
 
 
 def integrate_playbook(
@@ -328,7 +350,7 @@ def _match(
         return {}
     queries = np.array([c.embedding for c in candidates], dtype=np.float32)
     base = np.array([e.embedding for e in existing], dtype=np.float32)
-    neighbor_idx, neighbor_sim = cross_nearest(queries, base, 10)
+    neighbor_idx, neighbor_sim, _ = cross_nearest(queries, base, 10)
     pairs: list[tuple[float, int, int]] = []
     for c, candidate in enumerate(candidates):
         for e, s in zip(neighbor_idx[c].tolist(), neighbor_sim[c].tolist(), strict=True):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -95,6 +97,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _SUFFIXES = ("ing", "ed", "es", "s", "ly")
 
 
+@functools.lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
     for suffix in _SUFFIXES:
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
@@ -155,61 +158,75 @@ def shorten(text: str, limit: int) -> str:
     return cut + "…"
 
 
-def class_keywords(
-    documents: Sequence[str],
-    classes: np.ndarray,
-    n_classes: int,
-    top: int,
-) -> list[tuple[str, ...]]:
-    """Distinctive keywords per class by class-based TF-IDF.
+@dataclass(frozen=True)
+class TermMatrix:
+    """Which terms (words and word pairs, no stop words) each document contains."""
 
-    ``classes[i]`` is the class of ``documents[i]`` (``-1`` for documents that only serve as
-    background). A term scores by the share of the class's documents that contain it, times
-    ``log(1 + A / f)`` with ``f`` the number of documents anywhere that contain it and ``A``
-    the average number of documents per class, so words common to the whole project score low.
-    A term must occur in at least two documents of its class (one for a one-document class).
-    """
-    result: list[tuple[str, ...]] = [() for _ in range(n_classes)]
-    if n_classes == 0 or not documents:
-        return result
+    counts: sparse.csr_matrix
+    vocabulary: np.ndarray
+
+
+def term_matrix(documents: Sequence[str]) -> TermMatrix:
+    """The binary document-term matrix keywords are drawn from, built once per batch."""
     vectorizer = CountVectorizer(
         token_pattern=_TOKEN_PATTERN,
         ngram_range=(1, 2),
         stop_words=_STOP_WORDS,
         binary=True,
         lowercase=True,
+        dtype=np.int32,
     )
     try:
-        counts = vectorizer.fit_transform(documents).tocsr()
+        counts = vectorizer.fit_transform(list(documents)).tocsr()
     except ValueError:
+        return TermMatrix(sparse.csr_matrix((len(documents), 0), dtype=np.int32), np.array([]))
+    return TermMatrix(counts, vectorizer.get_feature_names_out())
+
+
+def class_keywords(
+    terms: TermMatrix,
+    classes: np.ndarray,
+    n_classes: int,
+    top: int,
+) -> list[tuple[str, ...]]:
+    """Distinctive keywords per class by class-based TF-IDF.
+
+    ``classes[i]`` is the class of document ``i`` of ``terms`` (``-1`` for documents that only
+    serve as background). A term scores by the share of the class's documents that contain it,
+    times ``log(1 + A / f)`` with ``f`` the number of documents anywhere that contain it and
+    ``A`` the average number of documents per class, so words common to the whole project score
+    low. A term must occur in at least two documents of its class (one for a one-document class).
+    """
+    result: list[tuple[str, ...]] = [() for _ in range(n_classes)]
+    n_documents = terms.counts.shape[0]
+    if n_classes == 0 or n_documents == 0 or terms.vocabulary.size == 0:
         return result
-    vocabulary = vectorizer.get_feature_names_out()
-    member = np.asarray(classes) >= 0
-    rows = np.asarray(classes)[member]
-    cols = np.flatnonzero(member)
+    classes = np.asarray(classes)
+    member = classes >= 0
     membership = sparse.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(n_classes, len(documents))
+        (np.ones(int(member.sum())), (classes[member], np.flatnonzero(member))),
+        shape=(n_classes, n_documents),
     )
-    class_counts = (membership @ counts).tocsr()
+    class_counts = (membership @ terms.counts).tocsr()
     class_sizes = np.asarray(membership.sum(axis=1)).ravel()
-    document_frequency = np.asarray(counts.sum(axis=0)).ravel()
-    average = max(len(documents) / max(n_classes, 1), 1.0)
+    document_frequency = np.asarray(terms.counts.sum(axis=0)).ravel()
+    average = max(n_documents / max(n_classes, 1), 1.0)
     idf = np.log1p(average / np.maximum(document_frequency, 1))
     for c in range(n_classes):
         start, end = class_counts.indptr[c], class_counts.indptr[c + 1]
-        terms = class_counts.indices[start:end]
+        found = class_counts.indices[start:end]
         freq = class_counts.data[start:end]
         needed = 2 if class_sizes[c] >= 2 else 1
         keep = freq >= needed
-        terms, freq = terms[keep], freq[keep]
-        if terms.size == 0:
+        found, freq = found[keep], freq[keep]
+        if found.size == 0:
             continue
-        scores = freq / class_sizes[c] * idf[terms]
-        order = np.lexsort((terms, -scores))
+        scores = freq / class_sizes[c] * idf[found]
+        order = np.lexsort((found, -scores))
         chosen: list[str] = []
         chosen_words: set[str] = set()
         for t in order:
-            term = str(vocabulary[terms[t]])
+            term = str(terms.vocabulary[found[t]])
             words = set(term.split())
             if words & chosen_words:
                 continue

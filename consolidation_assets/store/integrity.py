@@ -188,7 +188,7 @@ def duplicate_entry_problems(engine: Engine, project_id: str, threshold: float) 
         by_text.setdefault(key, entry_id)
     if len(rows) > 1:
         vectors = np.array([from_bytes(r.embedding) for r in rows], dtype=np.float32)
-        neighbor_idx, neighbor_sim = nearest_neighbors(vectors, 5)
+        neighbor_idx, neighbor_sim, _ = nearest_neighbors(vectors, 5)
         for i, (idx, sims) in enumerate(zip(neighbor_idx, neighbor_sim, strict=True)):
             for j, s in zip(idx.tolist(), sims.tolist(), strict=True):
                 if j > i and s >= threshold:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 
 from consolidation_assets.memory_input import InvalidMemoriesError, NewMemory, Problem
 from consolidation_assets.scope import Scope
@@ -93,21 +94,19 @@ class MemoryColumns:
 
 def load_memories(engine: Engine, project_id: str, scope: Scope | None = None) -> MemoryColumns:
     scope = scope or Scope()
-    query = select(
-        Memory.id,
-        Memory.content,
-        Memory.content_hash,
-        Memory.memory_type,
-        Memory.success,
-        Memory.task_id,
-        Memory.created_at,
-    ).where(Memory.project_id == project_id)
-    if scope.memory_types:
-        query = query.where(Memory.memory_type.in_(scope.memory_types))
-    if scope.since is not None:
-        query = query.where(Memory.created_at >= scope.since)
-    if scope.until is not None:
-        query = query.where(Memory.created_at < scope.until)
+    query = _scoped(
+        select(
+            Memory.id,
+            Memory.content,
+            Memory.content_hash,
+            Memory.memory_type,
+            Memory.success,
+            Memory.task_id,
+            Memory.created_at,
+        ),
+        project_id,
+        scope,
+    )
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(Memory.seq)).all()
     return MemoryColumns(
@@ -119,6 +118,29 @@ def load_memories(engine: Engine, project_id: str, scope: Scope | None = None) -
         task_ids=[r.task_id for r in rows],
         created_at=[r.created_at for r in rows],
     )
+
+
+def memories_digest(engine: Engine, project_id: str, scope: Scope | None = None) -> str:
+    """A digest of the ids and content hashes of the memories in scope, in arrival order:
+    equal digests mean a phase would see exactly the same memories."""
+    scope = scope or Scope()
+    query = _scoped(select(Memory.id, Memory.content_hash), project_id, scope)
+    digest = hashlib.sha256()
+    with engine.connect() as conn:
+        for memory_id, content_hash in conn.execute(query.order_by(Memory.seq)):
+            digest.update(f"{memory_id}\x1f{content_hash}\x1e".encode())
+    return digest.hexdigest()
+
+
+def _scoped(query: Select, project_id: str, scope: Scope) -> Select:
+    query = query.where(Memory.project_id == project_id)
+    if scope.memory_types:
+        query = query.where(Memory.memory_type.in_(scope.memory_types))
+    if scope.since is not None:
+        query = query.where(Memory.created_at >= scope.since)
+    if scope.until is not None:
+        query = query.where(Memory.created_at < scope.until)
+    return query
 
 
 def count_memories(engine: Engine, project_id: str) -> int:

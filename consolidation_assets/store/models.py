@@ -237,6 +237,38 @@ class PlaybookChange(Base):
     created_at: Mapped[datetime]
 
 
+class PhaseState(Base):
+    """What each phase last wrote for a project, under which inputs: a phase whose inputs have
+    not changed since reuses its output instead of recomputing it."""
+
+    __tablename__ = "phase_states"
+
+    project_id: Mapped[str] = mapped_column(String(PROJECT_LENGTH), primary_key=True)
+    phase: Mapped[str] = mapped_column(String(32), primary_key=True)
+    input_digest: Mapped[str] = mapped_column(String(64))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    row_count: Mapped[int] = mapped_column(Integer)
+    preview: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class NeighborGraph(Base):
+    """A project's nearest-neighbour graph over its distinct texts, kept for the next run."""
+
+    __tablename__ = "neighbor_graphs"
+
+    project_id: Mapped[str] = mapped_column(String(PROJECT_LENGTH), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    scope_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    k: Mapped[int] = mapped_column(Integer, primary_key=True)
+    texts: Mapped[int] = mapped_column(Integer)
+    keys: Mapped[bytes] = mapped_column(LargeBinary)
+    indices: Mapped[bytes] = mapped_column(LargeBinary)
+    similarities: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]
+
+
 class ConsolidationJob(Base):
     __tablename__ = "consolidation_jobs"
 

@@ -305,6 +305,7 @@ def write_playbook(
             existing.update(
                 session.scalars(select(PlaybookEntry.id).where(PlaybookEntry.id.in_(part)))
             )
+        updates, inserts = [], []
         for entry in written:
             values = {
                 "category": entry.category,
@@ -321,21 +322,21 @@ def write_playbook(
                 "last_run_id": run_id,
             }
             if entry.id in existing:
-                session.execute(
-                    update(PlaybookEntry).where(PlaybookEntry.id == entry.id).values(**values)
-                )
+                updates.append({"id": entry.id, **values})
             else:
-                session.add(
-                    PlaybookEntry(
-                        id=entry.id,
-                        project_id=project_id,
-                        created_at=entry.created_at,
-                        helpful_count=0,
-                        harmful_count=0,
+                inserts.append(
+                    {
+                        "id": entry.id,
+                        "project_id": project_id,
+                        "created_at": entry.created_at,
+                        "helpful_count": 0,
+                        "harmful_count": 0,
                         **values,
-                    )
+                    }
                 )
-        session.flush()
+        for part in chunks(updates, 1_000):
+            session.execute(update(PlaybookEntry), list(part))
+        bulk_insert(session, PlaybookEntry.__table__, inserts)
         ids = [e.id for e in written]
         for part in chunks(ids):
             session.execute(
