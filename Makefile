@@ -9,7 +9,7 @@ INSTANCE_YAML := $(if $(DAGSTER_PG_URL),dagster.postgres.yaml,dagster.yaml)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: install instance demo test ui lint format clean bench bench-quality
+.PHONY: install instance demo test ui lint format clean bench bench-quality bench-scale
 
 install: $(STAMP)
 
@@ -41,10 +41,13 @@ ui: instance
 
 # Benchmarks read the public data in ../shared/data (CONSOLIDATION_SHARED_DATA) and skip what is
 # absent; results go to benchmarks/results/ and, by hand, to benchmarks/README.md.
-bench: bench-quality
+bench: bench-quality bench-scale
 
 bench-quality: install
 	$(BIN)/python -m benchmarks.quality
+
+bench-scale: install
+	$(BIN)/python -m benchmarks.scale
 
 lint: install
 	$(BIN)/ruff check consolidation_assets tests benchmarks scripts
