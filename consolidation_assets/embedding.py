@@ -6,9 +6,11 @@ dot product is the cosine similarity every phase works with.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,7 +72,31 @@ def encode(
         convert_to_numpy=True,
         show_progress_bar=show,
     )
+    _release_freed_memory()
     return np.asarray(vectors, dtype=np.float32)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, where the C library has one."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL("libc.so.6"), "malloc_trim", None)
+    except OSError:
+        return None
+
+
+def _release_freed_memory() -> None:
+    """Hand the pages of freed activations back to the system.
+
+    The model's activations are freed after every batch, but glibc keeps the pages in each
+    thread's arena, and texts of varying length fragment them: without this, the resident
+    memory of a long embedding run creeps up by hundreds of megabytes it no longer uses.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def embedding_dimension(model: str = "", device: str = "cpu") -> int:
