@@ -81,6 +81,17 @@ def active_entries_have_sources(
     )
 
 
+@dg.asset_check(asset=playbook_entries, blocking=True)
+def outputs_stay_in_project(
+    context: dg.AssetCheckExecutionContext, memory_store: MemoryStore
+) -> dg.AssetCheckResult:
+    """No pattern, merged memory, principle or active entry of the project refers to a memory,
+    pattern or principle of another project."""
+    return _verdict(
+        context, integrity.isolation_problems(memory_store.engine, context.partition_key)
+    )
+
+
 def _raw_snapshot(context: dg.AssetCheckExecutionContext) -> dict | None:
     """The raw-memory fingerprint the patterns phase took: in this run, else its latest one."""
     records = context.instance.get_records_for_run(
@@ -139,5 +150,6 @@ consolidation_checks = [
     principles_cite_patterns,
     active_entries_are_distinct,
     active_entries_have_sources,
+    outputs_stay_in_project,
     raw_memories_intact,
 ]

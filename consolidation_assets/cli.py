@@ -40,19 +40,17 @@ def register_projects(projects: Sequence[str]) -> None:
     """Add the projects as partitions of the Dagster instance, so the UI lists them at once."""
     if not projects:
         return
-    import dagster as dg
 
     from consolidation_assets import settings
     from consolidation_assets.partitions import PROJECTS_PARTITION
 
-    settings.dagster_home()
-    with dg.DagsterInstance.get() as instance:
+    with settings.dagster_instance() as instance:
         instance.add_dynamic_partitions(PROJECTS_PARTITION, sorted(projects))
 
 
 def ingest_file(path: Path, project: str | None) -> int:
-    from consolidation_assets.memory_input import InvalidMemoriesError, parse_jsonl
-    from consolidation_assets.store.memories import insert_memories
+    from consolidation_assets.ingest import ingest_jsonl
+    from consolidation_assets.memory_input import InvalidMemoriesError
 
     try:
         data = path.read_bytes()
@@ -60,12 +58,11 @@ def ingest_file(path: Path, project: str | None) -> int:
         _err(f"{path}: cannot read: {exc.strerror or exc}")
         return EXIT_BAD_INPUT
     try:
-        memories = parse_jsonl(data, str(path), project)
-        report = insert_memories(_store().engine, memories, str(path))
+        report = ingest_jsonl(data, project=project, database_url=_store().url, source=str(path))
     except InvalidMemoriesError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT
-    register_projects({m.project_id for m in memories})
+    register_projects(set(report.seen_projects))
     per_project = ", ".join(f"{p}: {n}" for p, n in sorted(report.projects.items())) or "none"
     print(
         f"{path}: {report.received} memories read, {report.inserted} stored, "
@@ -237,8 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip() if exc.orig is not None else str(exc)
+        _err(f"memory store {_store().display_url}: {type(exc.orig).__name__}: {reason}")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

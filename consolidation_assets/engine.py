@@ -65,8 +65,7 @@ class ConsolidationEngine:
 
     def _dagster_instance(self) -> dg.DagsterInstance:
         if self._instance is None:
-            settings.dagster_home()
-            self._instance = dg.DagsterInstance.get()
+            self._instance = settings.dagster_instance()
         return self._instance
 
     def execute(self, job_id: str | None = None) -> ConsolidationResult:

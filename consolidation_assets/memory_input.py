@@ -28,6 +28,7 @@ MAX_CONTENT_CHARS = 20_000
 MAX_TEXT_FIELD_CHARS = 20_000
 MAX_ID_CHARS = 128
 MAX_TAGS = 50
+MAX_JSON_FIELD_CHARS = 64_000
 PROJECT_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PROJECT_ID_RULE = (
     "1 to 64 characters of lowercase letters, digits, '-' and '_', starting with a letter or digit"
@@ -97,6 +98,7 @@ class NewMemory:
     success: bool | None = None
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
 
     @property
     def content_hash(self) -> str:
@@ -120,6 +122,32 @@ def _kind(value: object) -> str:
 def content_hash(text: str) -> str:
     """The key of a text in the embedding cache and in exact-duplicate detection."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _unpaired_surrogate(value: str) -> bool:
+    """Whether a string holds half of a surrogate pair, which no UTF-8 store can keep."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _json_field_problem(value: object) -> str | None:
+    """Why a free-form JSON field (metadata, tool_usage) cannot be stored as given, if it can't."""
+    try:
+        encoded = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return "contains NaN or Infinity, which JSON does not allow"
+    except RecursionError:
+        return "is nested too deeply"
+    except TypeError as exc:
+        return f"is not JSON data ({exc})"
+    if _unpaired_surrogate(encoded):
+        return "contains an unpaired surrogate, which is not valid Unicode"
+    if len(encoded) > MAX_JSON_FIELD_CHARS:
+        return f"is {len(encoded)} characters as JSON, the limit is {MAX_JSON_FIELD_CHARS}"
+    return None
 
 
 def check_project_id(project_id: object) -> str | None:
@@ -176,6 +204,9 @@ def _text(
     if _CONTROL.search(value):
         problems.append(Problem(line, key, "contains control characters"))
         return None
+    if _unpaired_surrogate(value):
+        problems.append(Problem(line, key, "contains an unpaired surrogate, not valid Unicode"))
+        return None
     return value
 
 
@@ -187,7 +218,9 @@ def validate_record(
     if not isinstance(obj, dict):
         return None, [Problem(line, "(line)", f"must be a JSON object, got {_kind(obj)}")]
     for key in sorted(set(obj) - KNOWN_FIELDS, key=str)[:10]:
-        problems.append(Problem(line, str(key)[:80], "is not a known field"))
+        name = str(key)[:80]
+        shown = name if name.strip() and name.isprintable() else json.dumps(name)
+        problems.append(Problem(line, shown, "is not a known field"))
 
     content = _text(obj, "content", line, problems, limit=MAX_CONTENT_CHARS, required=True)
 
@@ -211,13 +244,24 @@ def validate_record(
             )
         elif not memory_id.strip() or len(memory_id) > MAX_ID_CHARS:
             problems.append(Problem(line, "id", f"must be 1 to {MAX_ID_CHARS} characters"))
-        elif _ID_FORBIDDEN.search(memory_id) or memory_id != memory_id.strip():
+        elif (
+            _ID_FORBIDDEN.search(memory_id)
+            or memory_id != memory_id.strip()
+            or _unpaired_surrogate(memory_id)
+        ):
             problems.append(
-                Problem(line, "id", "must not contain control characters or surrounding spaces")
+                Problem(
+                    line,
+                    "id",
+                    "must not contain control characters, unpaired surrogates or surrounding "
+                    "spaces",
+                )
             )
 
     memory_type = obj.get("memory_type", DEFAULT_MEMORY_TYPE)
-    if memory_type not in MEMORY_TYPES:
+    if not isinstance(memory_type, str):
+        problems.append(Problem(line, "memory_type", f"must be a string, got {_kind(memory_type)}"))
+    elif memory_type not in MEMORY_TYPES:
         problems.append(
             Problem(
                 line,
@@ -243,9 +287,16 @@ def validate_record(
         tags = []
     elif not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         problems.append(Problem(line, "tags", "must be a list of strings"))
-    elif len(tags) > MAX_TAGS or any(len(t) > MAX_ID_CHARS or _CONTROL.search(t) for t in tags):
+    elif len(tags) > MAX_TAGS or any(
+        len(t) > MAX_ID_CHARS or _CONTROL.search(t) or _unpaired_surrogate(t) for t in tags
+    ):
         problems.append(
-            Problem(line, "tags", f"at most {MAX_TAGS} tags of at most {MAX_ID_CHARS} characters")
+            Problem(
+                line,
+                "tags",
+                f"at most {MAX_TAGS} tags of at most {MAX_ID_CHARS} characters, "
+                "without control characters",
+            )
         )
 
     metadata = obj.get("metadata")
@@ -253,6 +304,8 @@ def validate_record(
         metadata = {}
     elif not isinstance(metadata, dict):
         problems.append(Problem(line, "metadata", f"must be a JSON object, got {_kind(metadata)}"))
+    elif (reason := _json_field_problem(metadata)) is not None:
+        problems.append(Problem(line, "metadata", reason))
 
     tool_usage = obj.get("tool_usage")
     if tool_usage is not None and not isinstance(tool_usage, dict | list):
@@ -261,6 +314,8 @@ def validate_record(
                 line, "tool_usage", f"must be an object or a list, got {type(tool_usage).__name__}"
             )
         )
+    elif tool_usage is not None and (reason := _json_field_problem(tool_usage)) is not None:
+        problems.append(Problem(line, "tool_usage", reason))
 
     created_at = now
     raw_created = obj.get("created_at")
@@ -270,7 +325,7 @@ def validate_record(
         else:
             try:
                 created_at = parse_timestamp(raw_created)
-            except ValueError:
+            except (ValueError, OverflowError):
                 problems.append(
                     Problem(
                         line, "created_at", f"{raw_created[:40]!r} is not an ISO 8601 timestamp"
@@ -290,6 +345,7 @@ def validate_record(
             success=success,
             tags=list(tags),
             metadata=dict(metadata),
+            line=line,
             **texts,
             **ids,
         ),
@@ -318,6 +374,9 @@ def parse_jsonl(
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             problems.append(Problem(number, "(line)", f"is not valid JSON: {exc.msg}"))
+            continue
+        except RecursionError:
+            problems.append(Problem(number, "(line)", "is nested too deeply to read"))
             continue
         memory, line_problems = validate_record(obj, number, default_project, now)
         problems.extend(line_problems)

@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from consolidation_assets import embedding, settings
+from consolidation_assets import embedding, failpoints, settings
 from consolidation_assets.store.embeddings import cached_dimension, fill_cached, store_vectors
 from consolidation_assets.store.engine import get_engine, safe_url
 
@@ -94,6 +94,7 @@ class EmbeddingService(dg.ConfigurableResource):
             part = pending[start : start + EMBED_CHUNK]
             fresh = self.encode([texts[missing[h][0]] for h in part], progress=False)
             store_vectors(store.engine, model_id, dict(zip(part, fresh, strict=True)))
+            failpoints.reached("embedding:stored")
             for content_hash, vector in zip(part, fresh, strict=True):
                 vectors[missing[content_hash]] = vector
             progress.update(len(part))

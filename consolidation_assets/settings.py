@@ -7,8 +7,13 @@ unset, it is a SQLite file inside that directory, so one directory holds a whole
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 DATABASE_URL_ENV = "CONSOLIDATION_DATABASE_URL"
 DEFAULT_HOME_NAME = ".dagster_home"
@@ -31,6 +36,28 @@ def dagster_home() -> Path:
         config.write_text(MINIMAL_INSTANCE_CONFIG)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """The instance in ``DAGSTER_HOME``, its storage created under a lock on first use.
+
+    Two processes opening a fresh SQLite instance at once (two ``consolidation run`` commands,
+    say) would both create Dagster's tables, and one would fail with "table already exists".
+    """
+    import dagster as dg
+
+    home = dagster_home()
+    with (home / ".instance.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            instance.get_runs(limit=1)
+            instance.event_log_storage.get_dynamic_partitions("consolidation-warm-up")
+            if instance.schedule_storage is not None:
+                instance.schedule_storage.all_instigator_state()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return instance
 
 
 def database_url() -> str:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from consolidation_assets import failpoints
 from consolidation_assets.phases.graph import TextGraph, text_graph
 from consolidation_assets.phases.hierarchy import HierarchySettings, build_hierarchy
 from consolidation_assets.phases.merging import MergeSettings, merge_memories
@@ -37,6 +38,7 @@ from consolidation_assets.scope import Scope
 from consolidation_assets.store import outputs
 from consolidation_assets.store.graphs import load_graph, save_graph
 from consolidation_assets.store.integrity import raw_fingerprint
+from consolidation_assets.store.locks import project_lock
 from consolidation_assets.store.memories import load_memories, memories_digest
 from consolidation_assets.store.phase_states import (
     StoredState,
@@ -44,6 +46,7 @@ from consolidation_assets.store.phase_states import (
     output_rows,
     save_state,
 )
+from consolidation_assets.store.run_snapshots import pin_snapshot
 
 PHASES = ("patterns", "merged_memories", "principles", "playbook_entries")
 UPSTREAM = {
@@ -81,13 +84,19 @@ class RunSnapshot:
     """The memories one run consolidates: their digest at once, the rest on first use."""
 
     def __init__(
-        self, store: MemoryStore, embeddings: EmbeddingService, project_id: str, scope: Scope
+        self,
+        store: MemoryStore,
+        embeddings: EmbeddingService,
+        project_id: str,
+        scope: Scope,
+        run_id: str | None = None,
     ) -> None:
         self.store = store
         self.embeddings = embeddings
         self.project_id = project_id
         self.scope = scope
-        self.digest = memories_digest(store.engine, project_id, scope)
+        self.max_seq = pin_snapshot(store.engine, run_id, project_id)
+        self.digest = memories_digest(store.engine, project_id, scope, self.max_seq)
         self.embedded = 0
         self._batch: MemoryBatch | None = None
         self._graphs: dict[int, TextGraph] = {}
@@ -98,7 +107,7 @@ class RunSnapshot:
     def batch(self) -> MemoryBatch:
         if self._batch is None:
             self._batch, self.embedded = load_batch(
-                self.store, self.embeddings, self.project_id, self.scope
+                self.store, self.embeddings, self.project_id, self.scope, self.max_seq
             )
         return self._batch
 
@@ -111,6 +120,7 @@ class RunSnapshot:
             graph = text_graph(self.batch, k, previous)
             if graph.searched:
                 save_graph(engine, self.project_id, model_id, scope_key, graph.stored())
+                failpoints.reached("graph:saved")
             self._graphs[k] = graph
         return self._graphs[k]
 
@@ -154,7 +164,7 @@ def snapshot(
         found = _snapshots.get(key)
         if found is None:
             _snapshots.clear()
-            found = _snapshots[key] = RunSnapshot(store, embeddings, project_id, scope)
+            found = _snapshots[key] = RunSnapshot(store, embeddings, project_id, scope, run_id)
         return found
 
 
@@ -165,10 +175,14 @@ def release_snapshots() -> None:
 
 
 def load_batch(
-    store: MemoryStore, embeddings: EmbeddingService, project_id: str, scope: Scope
+    store: MemoryStore,
+    embeddings: EmbeddingService,
+    project_id: str,
+    scope: Scope,
+    max_seq: int | None = None,
 ) -> tuple[MemoryBatch, int]:
     """The project's memories in scope with their vectors, and how many texts were embedded."""
-    columns = load_memories(store.engine, project_id, scope)
+    columns = load_memories(store.engine, project_id, scope, max_seq)
     vectors, embedded = embeddings.vectors_for(
         store, columns.content_hashes, columns.texts, project_id
     )
@@ -227,14 +241,23 @@ def _run(
     run_id: str | None,
     compute: Callable[[], PhaseReport],
 ) -> PhaseReport:
+    """The phase's output, reused when its inputs are unchanged, else computed and written.
+
+    The project's lock is held from reading the upstream states to saving this one, so two runs
+    of a project never interleave their writes, however they were launched.
+    """
     started = time.perf_counter()
-    digest = input_digest(snap, phase, settings)
-    report = _reused(snap, phase, digest, started)
-    if report is None:
-        report = compute()
-        report.metrics["reused"] = 0
-        stored = StoredState(digest, dict(report.metrics), report.row_count, report.preview)
-        save_state(snap.store.engine, snap.project_id, phase, stored, run_id)
+    with project_lock(snap.store.engine, snap.project_id):
+        failpoints.reached(f"{phase}:start")
+        digest = input_digest(snap, phase, settings)
+        report = _reused(snap, phase, digest, started)
+        if report is None:
+            report = compute()
+            report.metrics["reused"] = 0
+            failpoints.reached(f"{phase}:written")
+            stored = StoredState(digest, dict(report.metrics), report.row_count, report.preview)
+            save_state(snap.store.engine, snap.project_id, phase, stored, run_id)
+            failpoints.reached(f"{phase}:saved")
     return report
 
 

@@ -108,6 +108,16 @@ def unsourced_entry(original):
     return broken
 
 
+def foreign_entry_source(original):
+    def broken(*args, **kwargs):
+        result = original(*args, **kwargs)
+        first = result.written[0]
+        leaked = replace(first, supporting_memory_ids=first.supporting_memory_ids | {"wb-0001"})
+        return replace(result, written=[leaked, *result.written[1:]])
+
+    return broken
+
+
 @pytest.mark.parametrize(
     ("target", "breaker", "check", "skipped"),
     [
@@ -126,6 +136,7 @@ def unsourced_entry(original):
         ("build_hierarchy", lone_principle, "principles_cite_patterns", {"playbook_entries"}),
         ("integrate_playbook", twin_entries, "active_entries_are_distinct", set()),
         ("integrate_playbook", unsourced_entry, "active_entries_have_sources", set()),
+        ("integrate_playbook", foreign_entry_source, "outputs_stay_in_project", set()),
     ],
 )
 def test_each_check_fails_on_broken_output_and_blocks_downstream(

@@ -19,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from consolidation_assets.checks import consolidation_checks
 from consolidation_assets.export import export_project
 from consolidation_assets.store.engine import get_engine
 from consolidation_assets.store.jobs import list_jobs
@@ -269,5 +270,5 @@ def test_backfill_and_sensor_runs_through_webserver_and_daemon(
                 run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
             ).records
             results = [r.event_log_entry.dagster_event.event_specific_data for r in evaluations]
-            assert len(results) == 6, run_id
+            assert len(results) == len(consolidation_checks), run_id
             assert all(e.passed for e in results), [(e.check_name, e.passed) for e in results]

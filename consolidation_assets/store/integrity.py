@@ -221,3 +221,89 @@ def unsourced_entry_problems(engine: Engine, project_id: str) -> list[str]:
     return [
         f"active entry {e} has no supporting memory" for e in sorted(active) if not sourced.get(e)
     ]
+
+
+def isolation_problems(engine: Engine, project_id: str) -> list[str]:
+    """References from the project's outputs to memories, patterns or principles of another
+    project (or to none at all): consolidation must never let one project's knowledge leak."""
+    problems: list[str] = []
+    with engine.connect() as conn:
+        patterns = set(conn.scalars(select(Pattern.id).where(Pattern.project_id == project_id)))
+        principles = dict(
+            conn.execute(
+                select(Principle.id, Principle.parent_id).where(Principle.project_id == project_id)
+            ).all()
+        )
+        memory_refs: dict[str, set[str]] = {}
+
+        def cite(owner: str, memory_id: str | None) -> None:
+            if memory_id is not None:
+                memory_refs.setdefault(memory_id, set()).add(owner)
+
+        for pattern_id, memory_id in conn.execute(
+            select(PatternMember.pattern_id, PatternMember.memory_id)
+            .join(Pattern, Pattern.id == PatternMember.pattern_id)
+            .where(Pattern.project_id == project_id)
+        ):
+            cite(f"pattern {pattern_id}", memory_id)
+        for merged_id, canonical, pattern_id in conn.execute(
+            select(
+                MergedMemory.id, MergedMemory.canonical_memory_id, MergedMemory.pattern_id
+            ).where(MergedMemory.project_id == project_id)
+        ):
+            cite(f"merged memory {merged_id}", canonical)
+            if pattern_id is not None and pattern_id not in patterns:
+                problems.append(
+                    f"merged memory {merged_id} cites pattern {pattern_id} of no project pattern"
+                )
+        for merged_id, memory_id in conn.execute(
+            select(MergedMemorySource.merged_id, MergedMemorySource.memory_id)
+            .join(MergedMemory, MergedMemory.id == MergedMemorySource.merged_id)
+            .where(MergedMemory.project_id == project_id)
+        ):
+            cite(f"merged memory {merged_id}", memory_id)
+        for principle_id, pattern_id in conn.execute(
+            select(PrinciplePattern.principle_id, PrinciplePattern.pattern_id)
+            .join(Principle, Principle.id == PrinciplePattern.principle_id)
+            .where(Principle.project_id == project_id)
+        ):
+            if pattern_id not in patterns:
+                problems.append(
+                    f"principle {principle_id} cites pattern {pattern_id} of no project pattern"
+                )
+        for principle_id, parent_id in principles.items():
+            if parent_id is not None and parent_id not in principles:
+                problems.append(
+                    f"principle {principle_id} has parent {parent_id} outside the project"
+                )
+        entries = conn.execute(
+            select(
+                PlaybookEntry.id,
+                PlaybookEntry.status,
+                PlaybookEntry.source_pattern_ids,
+                PlaybookEntry.source_principle_ids,
+            ).where(PlaybookEntry.project_id == project_id)
+        ).all()
+        for entry in entries:
+            if entry.status != "active":
+                continue
+            for pattern_id in entry.source_pattern_ids or []:
+                if pattern_id not in patterns:
+                    problems.append(
+                        f"entry {entry.id} cites pattern {pattern_id} of no project pattern"
+                    )
+            for principle_id in entry.source_principle_ids or []:
+                if principle_id not in principles:
+                    problems.append(
+                        f"entry {entry.id} cites principle {principle_id} of no project principle"
+                    )
+        for entry_id, memory_id in conn.execute(
+            select(PlaybookEntryMemory.entry_id, PlaybookEntryMemory.memory_id)
+            .join(PlaybookEntry, PlaybookEntry.id == PlaybookEntryMemory.entry_id)
+            .where(PlaybookEntry.project_id == project_id)
+        ):
+            cite(f"entry {entry_id}", memory_id)
+        for memory_id in _foreign_or_missing(conn, project_id, set(memory_refs)):
+            owners = ", ".join(sorted(memory_refs[memory_id])[:3])
+            problems.append(f"{owners} cites memory {memory_id}, not a memory of the project")
+    return problems

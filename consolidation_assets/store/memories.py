@@ -18,10 +18,13 @@ from consolidation_assets.store.models import Memory
 
 @dataclass(frozen=True)
 class IngestReport:
+    """What an ingest did: new memories per project, and every project the input named."""
+
     received: int
     inserted: int
     already_present: int
     projects: dict[str, int]
+    seen_projects: tuple[str, ...] = ()
 
 
 def insert_memories(engine: Engine, memories: Sequence[NewMemory], source: str) -> IngestReport:
@@ -38,7 +41,7 @@ def insert_memories(engine: Engine, memories: Sequence[NewMemory], source: str) 
             stored.update({row.id: (row.project_id, row.content_hash) for row in rows})
         problems = [
             Problem(
-                number,
+                m.line or number,
                 "id",
                 f"{m.id!r} is already stored with other content or in another project",
             )
@@ -76,7 +79,13 @@ def insert_memories(engine: Engine, memories: Sequence[NewMemory], source: str) 
     projects: dict[str, int] = {}
     for m in new:
         projects[m.project_id] = projects.get(m.project_id, 0) + 1
-    return IngestReport(len(memories), len(new), len(memories) - len(new), projects)
+    return IngestReport(
+        len(memories),
+        len(new),
+        len(memories) - len(new),
+        projects,
+        tuple(sorted({m.project_id for m in memories})),
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +101,10 @@ class MemoryColumns:
     created_at: list[datetime]
 
 
-def load_memories(engine: Engine, project_id: str, scope: Scope | None = None) -> MemoryColumns:
+def load_memories(
+    engine: Engine, project_id: str, scope: Scope | None = None, max_seq: int | None = None
+) -> MemoryColumns:
+    """The memories in scope that had arrived by ``max_seq`` (all, when None)."""
     scope = scope or Scope()
     query = _scoped(
         select(
@@ -106,6 +118,7 @@ def load_memories(engine: Engine, project_id: str, scope: Scope | None = None) -
         ),
         project_id,
         scope,
+        max_seq,
     )
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(Memory.seq)).all()
@@ -120,11 +133,13 @@ def load_memories(engine: Engine, project_id: str, scope: Scope | None = None) -
     )
 
 
-def memories_digest(engine: Engine, project_id: str, scope: Scope | None = None) -> str:
+def memories_digest(
+    engine: Engine, project_id: str, scope: Scope | None = None, max_seq: int | None = None
+) -> str:
     """A digest of the ids and content hashes of the memories in scope, in arrival order:
     equal digests mean a phase would see exactly the same memories."""
     scope = scope or Scope()
-    query = _scoped(select(Memory.id, Memory.content_hash), project_id, scope)
+    query = _scoped(select(Memory.id, Memory.content_hash), project_id, scope, max_seq)
     digest = hashlib.sha256()
     with engine.connect() as conn:
         for memory_id, content_hash in conn.execute(query.order_by(Memory.seq)):
@@ -132,8 +147,10 @@ def memories_digest(engine: Engine, project_id: str, scope: Scope | None = None)
     return digest.hexdigest()
 
 
-def _scoped(query: Select, project_id: str, scope: Scope) -> Select:
+def _scoped(query: Select, project_id: str, scope: Scope, max_seq: int | None = None) -> Select:
     query = query.where(Memory.project_id == project_id)
+    if max_seq is not None:
+        query = query.where(Memory.seq <= max_seq)
     if scope.memory_types:
         query = query.where(Memory.memory_type.in_(scope.memory_types))
     if scope.since is not None:

@@ -269,6 +269,18 @@ class NeighborGraph(Base):
     updated_at: Mapped[datetime]
 
 
+class RunSnapshot(Base):
+    """The newest memory a run consolidates: every step of the run reads up to the same one,
+    whatever is ingested while it runs."""
+
+    __tablename__ = "run_snapshots"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(PROJECT_LENGTH), primary_key=True)
+    max_seq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
 class ConsolidationJob(Base):
     __tablename__ = "consolidation_jobs"
 

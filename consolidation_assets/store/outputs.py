@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, delete, select, update
 
+from consolidation_assets import failpoints
 from consolidation_assets.phases.playbook import EntryChange, EntryState
 from consolidation_assets.phases.types import MergeGroup, Pattern, Principle
 from consolidation_assets.store._sql import bulk_insert, chunks, from_bytes, to_bytes
@@ -60,6 +61,7 @@ def replace_patterns(
                 for p in patterns
             ],
         )
+        failpoints.reached("patterns:writing")
         bulk_insert(
             session,
             PatternMember.__table__,
@@ -135,6 +137,7 @@ def replace_merged(
                 for g in groups
             ],
         )
+        failpoints.reached("merged_memories:writing")
         bulk_insert(
             session,
             MergedMemorySource.__table__,
@@ -206,6 +209,7 @@ def replace_principles(
                 for p in principles
             ],
         )
+        failpoints.reached("principles:writing")
         bulk_insert(
             session,
             PrinciplePattern.__table__,
@@ -337,6 +341,7 @@ def write_playbook(
         for part in chunks(updates, 1_000):
             session.execute(update(PlaybookEntry), list(part))
         bulk_insert(session, PlaybookEntry.__table__, inserts)
+        failpoints.reached("playbook_entries:writing")
         ids = [e.id for e in written]
         for part in chunks(ids):
             session.execute(
