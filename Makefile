@@ -9,7 +9,7 @@ INSTANCE_YAML := $(if $(DAGSTER_PG_URL),dagster.postgres.yaml,dagster.yaml)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: install instance demo test ui lint format clean bench bench-quality bench-scale
+.PHONY: install instance demo test ui lint format clean bench bench-quality bench-scale bench-search
 
 install: $(STAMP)
 
@@ -41,13 +41,16 @@ ui: instance
 
 # Benchmarks read the public data in ../shared/data (CONSOLIDATION_SHARED_DATA) and skip what is
 # absent; results go to benchmarks/results/ and, by hand, to benchmarks/README.md.
-bench: bench-quality bench-scale
+bench: bench-quality bench-scale bench-search
 
 bench-quality: install
 	$(BIN)/python -m benchmarks.quality
 
 bench-scale: install
 	$(BIN)/python -m benchmarks.scale
+
+bench-search: install
+	$(BIN)/python -m benchmarks.search
 
 lint: install
 	$(BIN)/ruff check consolidation_assets tests benchmarks scripts

@@ -142,6 +142,138 @@ def cmd_db(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _knowledge():
+    from consolidation_assets.agent_tools import KnowledgeBase
+
+    return KnowledgeBase(_store())
+
+
+def _project_problem(project: str) -> str | None:
+    from consolidation_assets.memory_input import check_project_id
+    from consolidation_assets.store.memories import count_memories
+
+    if reason := check_project_id(project):
+        return f"--project: {reason}"
+    if count_memories(_store().engine, project) == 0:
+        return f"project {project!r} has no memories in {_store().display_url}"
+    return None
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    if problem := _project_problem(args.project):
+        _err(problem)
+        return EXIT_BAD_INPUT
+    try:
+        results = _knowledge().search(
+            args.query,
+            args.project,
+            level=args.level,
+            memory_type=args.memory_type,
+            pattern_type=args.pattern_type,
+            since=args.since,
+            limit=args.limit,
+            with_sources=args.with_sources,
+        )
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    from consolidation_assets.phases.text import shorten
+
+    names = {1: "memory", 2: "pattern", 3: "principle"}
+    for rank, r in enumerate(results, start=1):
+        print(
+            f"{rank:2d}. [{names[r.level]}] {r.score:.3f}  {shorten(r.text, 100)}\n"
+            f"    {r.kind} {r.id}, confidence {r.confidence:.2f}, "
+            f"{len(r.source_memory_ids)} source memories"
+        )
+        for source in r.sources or []:
+            print(f"      - {source['id']}: {shorten(source['content'], 90)}")
+    if not results:
+        print("no results")
+    return EXIT_OK
+
+
+def cmd_context(args: argparse.Namespace) -> int:
+    if problem := _project_problem(args.project):
+        _err(problem)
+        return EXIT_BAD_INPUT
+    try:
+        context = _knowledge().context(args.task, args.project, budget_chars=args.budget)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps(context.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(context.markdown, end="")
+        counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in context.counts.items())
+        _err(f"{len(context.markdown)} of {context.budget_chars} characters: {counts}")
+    return EXIT_OK
+
+
+def cmd_lineage(args: argparse.Namespace) -> int:
+    from consolidation_assets.agent_tools import render_lineage
+
+    try:
+        tree = _knowledge().lineage(args.id, depth=args.depth, max_children=args.max_children)
+    except (LookupError, ValueError) as exc:
+        _err(str(exc).strip("'\""))
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps(tree, indent=2, ensure_ascii=False))
+    else:
+        print(render_lineage(tree))
+    return EXIT_OK
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from consolidation_assets.agent_tools import UnknownEntryError
+
+    try:
+        result = _knowledge().feedback(args.entry_id, helpful=args.helpful, note=args.note)
+    except UnknownEntryError as exc:
+        _err(str(exc).strip("'\""))
+        return EXIT_BAD_INPUT
+    print(
+        json.dumps(
+            {
+                "entry_id": result.entry_id,
+                "project_id": result.project_id,
+                "helpful_count": result.helpful_count,
+                "harmful_count": result.harmful_count,
+            }
+        )
+    )
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    if problem := _project_problem(args.project):
+        _err(problem)
+        return EXIT_BAD_INPUT
+    figures = _knowledge().stats(args.project)
+    if args.format == "json":
+        print(json.dumps(figures, indent=2))
+        return EXIT_OK
+    print(f"project {figures['project_id']}")
+    for key in (
+        "total_memories",
+        "consolidated_memories",
+        "raw_memories",
+        "merged_memories",
+        "reduction_percent",
+    ):
+        print(f"  {key.replace('_', ' ')}: {figures[key]}")
+    for key in ("memory_types", "abstraction_levels", "playbook", "last_run"):
+        value = figures[key]
+        shown = ", ".join(f"{k} {v}" for k, v in value.items()) if value else "none"
+        print(f"  {key.replace('_', ' ')}: {shown}")
+    return EXIT_OK
+
+
 def sample_files() -> list[Path]:
     """The bundled sample memory files, one per project."""
     folder = resources.files("consolidation_assets") / "sample_data"
@@ -212,6 +344,58 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--project", required=True)
     export.add_argument("--format", choices=("json", "markdown"), default="json")
     export.set_defaults(func=cmd_export)
+
+    search = commands.add_parser(
+        "search", help="rank merged memories, patterns and principles for a query"
+    )
+    search.add_argument("query")
+    search.add_argument("--project", required=True)
+    search.add_argument(
+        "--level",
+        type=int,
+        choices=(1, 2, 3),
+        help="1: merged and raw memories, 2: patterns, 3: principles",
+    )
+    search.add_argument("--memory-type", help="only items resting on memories of this type")
+    search.add_argument("--pattern-type", help="only patterns of this type")
+    search.add_argument("--since", help="only items seen at or after this ISO 8601 date")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--with-sources", action="store_true", help="include the source memories")
+    search.add_argument("--format", choices=("text", "json"), default="text")
+    search.set_defaults(func=cmd_search)
+
+    context = commands.add_parser(
+        "context", help="what an agent should read before a task, within a size budget"
+    )
+    context.add_argument("task", help="the task description")
+    context.add_argument("--project", required=True)
+    context.add_argument(
+        "--budget", type=int, default=4000, help="most characters of Markdown (default 4000)"
+    )
+    context.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    context.set_defaults(func=cmd_context)
+
+    lineage = commands.add_parser(
+        "lineage", help="what an item fed and what it rests on, as a tree"
+    )
+    lineage.add_argument("id", help="a memory, merged memory, pattern, principle or entry id")
+    lineage.add_argument("--depth", type=int, default=3, help="levels each way (default 3)")
+    lineage.add_argument("--max-children", type=int, default=20, help="children shown per node")
+    lineage.add_argument("--format", choices=("text", "json"), default="text")
+    lineage.set_defaults(func=cmd_lineage)
+
+    feedback = commands.add_parser("feedback", help="report whether a playbook entry helped")
+    feedback.add_argument("entry_id")
+    verdict = feedback.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--helpful", dest="helpful", action="store_true")
+    verdict.add_argument("--harmful", dest="helpful", action="store_false")
+    feedback.add_argument("--note", help="why, kept in the playbook's audit trail")
+    feedback.set_defaults(func=cmd_feedback)
+
+    stats = commands.add_parser("stats", help="a project's memories, consolidation and last run")
+    stats.add_argument("--project", required=True)
+    stats.add_argument("--format", choices=("text", "json"), default="text")
+    stats.set_defaults(func=cmd_stats)
 
     db = commands.add_parser("db", help="the memory store's schema")
     db.add_argument(

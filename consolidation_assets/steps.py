@@ -38,6 +38,7 @@ from consolidation_assets.scope import Scope
 from consolidation_assets.store import outputs
 from consolidation_assets.store.graphs import load_graph, save_graph
 from consolidation_assets.store.integrity import raw_fingerprint
+from consolidation_assets.store.knowledge import project_figures
 from consolidation_assets.store.locks import project_lock
 from consolidation_assets.store.memories import load_memories, memories_digest
 from consolidation_assets.store.phase_states import (
@@ -418,6 +419,16 @@ def run_playbook_integration(
         return PhaseReport(result.metrics, len(active), preview, 0.0)
 
     report = _run(snap, "playbook_entries", settings, run_id, compute)
+    figures = project_figures(store.engine, project_id)
     return PhaseReport(
-        report.metrics, report.row_count, report.preview, time.perf_counter() - started
+        report.metrics,
+        report.row_count,
+        report.preview,
+        time.perf_counter() - started,
+        extra={
+            "project_total_memories": figures["total_memories"],
+            "project_consolidated_memories": figures["consolidated_memories"],
+            "project_reduction_percent": figures["reduction_percent"],
+            "project_figures": {k: v for k, v in figures.items() if k != "last_run"},
+        },
     )

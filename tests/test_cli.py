@@ -108,3 +108,60 @@ def test_bad_file_is_refused_whole_with_exit_2(cli_env, tmp_path) -> None:
 def test_run_refuses_an_unsafe_project_id(cli_env) -> None:
     result = consolidation("run", "--project", "a,b", env=cli_env)
     assert result.returncode == 2 and "not a valid project id" in result.stderr
+
+
+def test_agent_tools_from_the_command_line(cli_env) -> None:
+    source = SAMPLE_DATA / "web-backend.jsonl"
+    assert consolidation("ingest", str(source), env=cli_env).returncode == 0
+    assert consolidation("run", "--project", "web-backend", env=cli_env).returncode == 0
+
+    found = consolidation(
+        "search",
+        "STRIPE_WEBHOOK_SECRET",
+        "--project",
+        "web-backend",
+        "--limit",
+        "3",
+        "--with-sources",
+        "--format",
+        "json",
+        env=cli_env,
+    )
+    assert found.returncode == 0, found.stderr
+    results = json.loads(found.stdout)
+    assert "STRIPE_WEBHOOK_SECRET" in " ".join(s["content"] for s in results[0]["sources"])
+    assert {"level", "score", "confidence", "source_memory_ids"} <= set(results[0])
+
+    context = consolidation(
+        "context",
+        "pods crash on a missing setting",
+        "--project",
+        "web-backend",
+        "--budget",
+        "1200",
+        "--format",
+        "json",
+        env=cli_env,
+    )
+    assert context.returncode == 0, context.stderr
+    data = json.loads(context.stdout)
+    assert data["chars"] <= 1200 and data["counts"]["playbook_entries"] >= 1
+    entry_id = data["playbook_entries"][0]["id"]
+
+    tree = consolidation("lineage", entry_id, "--format", "json", env=cli_env)
+    assert tree.returncode == 0 and json.loads(tree.stdout)["down"]
+    text = consolidation("lineage", "wb-0045", env=cli_env)
+    assert text.returncode == 0 and text.stdout.startswith("memory wb-0045")
+
+    voted = consolidation("feedback", entry_id, "--harmful", "--note", "wrong", env=cli_env)
+    assert voted.returncode == 0 and json.loads(voted.stdout)["harmful_count"] == 1
+    unknown = consolidation("feedback", "pb-nope", "--helpful", env=cli_env)
+    assert unknown.returncode == 2 and "pb-nope" in unknown.stderr
+
+    stats = consolidation("stats", "--project", "web-backend", "--format", "json", env=cli_env)
+    figures = json.loads(stats.stdout)
+    assert figures["total_memories"] == len(source.read_text().splitlines())
+    assert figures["last_run"]["trigger"] == "manual"
+
+    missing = consolidation("search", "x", "--project", "nowhere", env=cli_env)
+    assert missing.returncode == 2 and "nowhere" in missing.stderr

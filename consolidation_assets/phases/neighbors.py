@@ -118,6 +118,14 @@ def _top_k_into(
     return comparisons
 
 
+def partition(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inverted file's cells for unit rows: (about sqrt(n) centroids, each row's cell)."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    centroids, _ = _centroids(vectors)
+    assignment, _ = _assign(vectors, centroids)
+    return centroids, assignment
+
+
 def _centroids(base: np.ndarray) -> tuple[np.ndarray, int]:
     """About sqrt(n) unit centroids: seed rows, then a few k-means steps on a sample.
 

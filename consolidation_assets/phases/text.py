@@ -54,6 +54,7 @@ _CONTRACTION_STEMS = (
 )
 _STOP_WORDS = sorted(ENGLISH_STOP_WORDS.union(_CONTRACTION_STEMS))
 _STOP_WORDS_SET = frozenset(_STOP_WORDS)
+STOP_WORDS = _STOP_WORDS_SET
 
 
 def normalize(text: str) -> str:
