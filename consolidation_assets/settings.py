@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -72,19 +73,33 @@ RUN_THRESHOLD_ENV = "CONSOLIDATION_RUN_THRESHOLD"
 SENSOR_INTERVAL_ENV = "CONSOLIDATION_SENSOR_INTERVAL_SECONDS"
 NIGHTLY_CRON_ENV = "CONSOLIDATION_NIGHTLY_CRON"
 SCHEDULE_TIMEZONE_ENV = "CONSOLIDATION_SCHEDULE_TIMEZONE"
+LOCK_TIMEOUT_ENV = "CONSOLIDATION_LOCK_TIMEOUT_SECONDS"
+T = TypeVar("T", int, float)
 
 
-def _positive_int(name: str, default: int) -> int:
+def _setting(
+    name: str, default: T, cast: Callable[[str], T], valid: Callable[[T], bool], expected: str
+) -> T:
+    """An environment setting parsed by ``cast``, or a ValueError naming the variable."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = cast(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected a positive whole number") from None
-    if value < 1:
-        raise ValueError(f"{name}={raw!r}: expected a positive whole number")
+        raise ValueError(f"{name}={raw!r}: expected {expected}") from None
+    if not valid(value):
+        raise ValueError(f"{name}={raw!r}: expected {expected}")
     return value
+
+
+def _positive_int(name: str, default: int) -> int:
+    return _setting(name, default, int, lambda v: v >= 1, "a positive whole number")
+
+
+def lock_timeout_seconds() -> float:
+    """Seconds a phase waits for another writer of the same project (default 900)."""
+    return _setting(LOCK_TIMEOUT_ENV, 900.0, float, lambda v: v >= 0, "a number of seconds")
 
 
 def run_threshold() -> int:

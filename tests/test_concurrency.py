@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from consolidation_assets import steps
 from consolidation_assets.engine import ConsolidationEngine
 from consolidation_assets.memory_input import content_hash, validate_memories
+from consolidation_assets.settings import LOCK_TIMEOUT_ENV
 from consolidation_assets.store import integrity
-from consolidation_assets.store.locks import LOCK_TIMEOUT_ENV, project_lock
+from consolidation_assets.store.locks import project_lock
 from consolidation_assets.store.memories import insert_memories
 from consolidation_assets.store.models import Pattern, PatternMember, RunSnapshot
 from consolidation_assets.store.run_snapshots import newest_seq

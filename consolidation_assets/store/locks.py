@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -26,8 +25,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-LOCK_TIMEOUT_ENV = "CONSOLIDATION_LOCK_TIMEOUT_SECONDS"
-DEFAULT_LOCK_TIMEOUT = 900.0
+from consolidation_assets.settings import LOCK_TIMEOUT_ENV, lock_timeout_seconds
+
 _POLL_SECONDS = 0.2
 _memory_locks: dict[tuple[int, str], threading.Lock] = {}
 _memory_locks_guard = threading.Lock()
@@ -35,20 +34,6 @@ _memory_locks_guard = threading.Lock()
 
 class ProjectBusyError(RuntimeError):
     """Another writer held the project's lock for longer than the timeout."""
-
-
-def lock_timeout() -> float:
-    """Seconds a phase waits for another writer of the same project (default 900)."""
-    raw = os.environ.get(LOCK_TIMEOUT_ENV)
-    if not raw:
-        return DEFAULT_LOCK_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{LOCK_TIMEOUT_ENV}={raw!r}: expected a number of seconds") from None
-    if value < 0:
-        raise ValueError(f"{LOCK_TIMEOUT_ENV}={raw!r}: expected a number of seconds")
-    return value
 
 
 def advisory_key(project_id: str) -> int:
@@ -60,7 +45,7 @@ def advisory_key(project_id: str) -> int:
 @contextmanager
 def project_lock(engine: Engine, project_id: str, timeout: float | None = None) -> Iterator[None]:
     """Hold the project's write lock; ProjectBusyError after ``timeout`` seconds of waiting."""
-    timeout = lock_timeout() if timeout is None else timeout
+    timeout = lock_timeout_seconds() if timeout is None else timeout
     deadline = time.monotonic() + timeout
     if engine.dialect.name == "postgresql":
         with _advisory_lock(engine, project_id, deadline, timeout):
