@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -145,6 +145,19 @@ class KnowledgeBase:
             if cached is not None and cached.version == current:
                 return cached
         started = time.perf_counter()
+        if cached is not None and cached.version[:2] == current[:2]:
+            # Only the playbook changed (feedback, say): the large item index still holds.
+            playbook = knowledge.load_active_playbook(engine, project_id)
+            built = replace(
+                cached,
+                version=current,
+                playbook=playbook,
+                entries=HybridIndex(playbook.texts, playbook.vectors),
+                seconds=time.perf_counter() - started,
+            )
+            with self._lock:
+                self._indexes[project_id] = built
+            return built
         catalogue = knowledge.load_catalogue(engine, project_id, self.embeddings.model_id)
         playbook = knowledge.load_active_playbook(engine, project_id)
         memory_type_masks = {

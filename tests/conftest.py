@@ -42,6 +42,20 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     dispose_all()
 
 
+@pytest.fixture(autouse=True)
+def no_inherited_definitions_state() -> Iterator[None]:
+    """Each test starts without a current definitions-state storage, and leaves none behind.
+
+    Dagster keeps the storage in a context variable, with a weak reference to its instance. A
+    test that leaves it set (a sensor context built without ``with``, say) would make a later
+    test that builds new Definitions fail once that instance is garbage collected.
+    """
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
+
+
 @pytest.fixture(scope="session")
 def embedder() -> EmbeddingService:
     """The packaged all-MiniLM-L6-v2, loaded once for the whole session."""

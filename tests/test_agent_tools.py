@@ -228,3 +228,4 @@ def test_an_index_is_rebuilt_only_when_the_store_changes(knowledge) -> None:
     rebuilt = knowledge.index(PROJECT)
     assert rebuilt is not first
     assert rebuilt.playbook.helpful[rebuilt.playbook.ids.index(entry)] == np.float32(1)
+    assert rebuilt.items is first.items, "feedback alone must not rebuild the item index"

@@ -70,7 +70,8 @@ class Playbook:
 
 
 def version(engine: Engine, project_id: str) -> tuple:
-    """Changes whenever a phase rewrites its output, a memory arrives or the playbook changes."""
+    """(phase states, newest memory, newest playbook change): the first two change when the
+    searchable items may have, the last when only the playbook has (feedback, say)."""
     with engine.connect() as conn:
         states = tuple(
             conn.execute(
