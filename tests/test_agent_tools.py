@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import dagster as dg
 import numpy as np
 import pytest
 from sqlalchemy import select
@@ -229,3 +230,17 @@ def test_an_index_is_rebuilt_only_when_the_store_changes(knowledge) -> None:
     assert rebuilt is not first
     assert rebuilt.playbook.helpful[rebuilt.playbook.ids.index(entry)] == np.float32(1)
     assert rebuilt.items is first.items, "feedback alone must not rebuild the item index"
+
+
+def test_the_playbook_asset_carries_the_figures(knowledge, instance) -> None:
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("playbook_entries"), asset_partitions=[PROJECT]
+        ),
+        limit=1,
+    ).records[0]
+    metadata = latest.asset_materialization.metadata
+    figures = knowledge.stats(PROJECT)
+    assert metadata["project_total_memories"].value == figures["total_memories"]
+    assert metadata["project_reduction_percent"].value == figures["reduction_percent"]
+    assert metadata["project_figures"].value["abstraction_levels"] == figures["abstraction_levels"]
