@@ -17,14 +17,13 @@ from consolidation_assets.store._sql import chunks, from_bytes
 from consolidation_assets.store.models import (
     Memory,
     MergedMemory,
-    MergedMemorySource,
     Pattern,
-    PatternMember,
     PlaybookEntry,
     PlaybookEntryMemory,
     Principle,
     PrinciplePattern,
 )
+from consolidation_assets.store.outputs import merge_memberships, pattern_memberships
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,7 @@ def _foreign_or_missing(conn: Connection, project_id: str, ids: set[str]) -> lis
 def pattern_problems(engine: Engine, project_id: str, min_support: int = 2) -> list[str]:
     problems = []
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(PatternMember.pattern_id, PatternMember.memory_id)
-            .join(Pattern, Pattern.id == PatternMember.pattern_id)
-            .where(Pattern.project_id == project_id)
-        ).all()
+        rows = pattern_memberships(conn, project_id)
         supports = _pairs(
             conn, (select(Pattern.id, Pattern.support).where(Pattern.project_id == project_id))
         )
@@ -111,14 +106,10 @@ def merge_problems(engine: Engine, project_id: str) -> list[str]:
                 )
             ),
         )
-        rows = conn.execute(
-            select(MergedMemorySource.merged_id, MergedMemorySource.memory_id)
-            .join(MergedMemory, MergedMemory.id == MergedMemorySource.merged_id)
-            .where(MergedMemory.project_id == project_id)
-        ).all()
+        rows = merge_memberships(conn, project_id)
         sources: dict[str, set[str]] = {g: set() for g in groups}
-        for merged_id, memory_id in rows:
-            sources[merged_id].add(memory_id)
+        for row in rows:
+            sources[row.merged_id].add(row.memory_id)
         for merged_id, canonical in sorted(groups.items()):
             if len(sources[merged_id]) < 2:
                 problems.append(f"merged memory {merged_id} has fewer than two sources")
@@ -240,12 +231,8 @@ def isolation_problems(engine: Engine, project_id: str) -> list[str]:
             if memory_id is not None:
                 memory_refs.setdefault(memory_id, set()).add(owner)
 
-        for pattern_id, memory_id in conn.execute(
-            select(PatternMember.pattern_id, PatternMember.memory_id)
-            .join(Pattern, Pattern.id == PatternMember.pattern_id)
-            .where(Pattern.project_id == project_id)
-        ):
-            cite(f"pattern {pattern_id}", memory_id)
+        for row in pattern_memberships(conn, project_id):
+            cite(f"pattern {row.pattern_id}", row.memory_id)
         for merged_id, canonical, pattern_id in conn.execute(
             select(
                 MergedMemory.id, MergedMemory.canonical_memory_id, MergedMemory.pattern_id
@@ -256,12 +243,8 @@ def isolation_problems(engine: Engine, project_id: str) -> list[str]:
                 problems.append(
                     f"merged memory {merged_id} cites pattern {pattern_id} of no project pattern"
                 )
-        for merged_id, memory_id in conn.execute(
-            select(MergedMemorySource.merged_id, MergedMemorySource.memory_id)
-            .join(MergedMemory, MergedMemory.id == MergedMemorySource.merged_id)
-            .where(MergedMemory.project_id == project_id)
-        ):
-            cite(f"merged memory {merged_id}", memory_id)
+        for row in merge_memberships(conn, project_id):
+            cite(f"merged memory {row.merged_id}", row.memory_id)
         for principle_id, pattern_id in conn.execute(
             select(PrinciplePattern.principle_id, PrinciplePattern.pattern_id)
             .join(Principle, Principle.id == PrinciplePattern.principle_id)

@@ -16,15 +16,14 @@ from consolidation_assets.store.models import (
     Memory,
     MemoryEmbedding,
     MergedMemory,
-    MergedMemorySource,
     Pattern,
-    PatternMember,
     PhaseState,
     PlaybookChange,
     PlaybookEntry,
     Principle,
     PrinciplePattern,
 )
+from consolidation_assets.store.outputs import merge_memberships, pattern_memberships
 
 LEVEL_NAMES = {1: "memory", 2: "pattern", 3: "principle"}
 
@@ -130,13 +129,8 @@ def load_catalogue(engine: Engine, project_id: str, model_id: str) -> Catalogue:
             .order_by(MergedMemory.id)
         ).all()
         group_sources: dict[str, list[str]] = defaultdict(list)
-        for merged_id, memory_id in conn.execute(
-            select(MergedMemorySource.merged_id, MergedMemorySource.memory_id)
-            .join(MergedMemory, MergedMemory.id == MergedMemorySource.merged_id)
-            .where(MergedMemory.project_id == project_id)
-            .order_by(MergedMemorySource.merged_id, MergedMemorySource.memory_id)
-        ):
-            group_sources[merged_id].append(memory_id)
+        for row in merge_memberships(conn, project_id):
+            group_sources[row.merged_id].append(row.memory_id)
         patterns = conn.execute(
             select(
                 Pattern.id,
@@ -151,13 +145,8 @@ def load_catalogue(engine: Engine, project_id: str, model_id: str) -> Catalogue:
             .order_by(Pattern.id)
         ).all()
         members: dict[str, list[str]] = defaultdict(list)
-        for pattern_id, memory_id in conn.execute(
-            select(PatternMember.pattern_id, PatternMember.memory_id)
-            .join(Pattern, Pattern.id == PatternMember.pattern_id)
-            .where(Pattern.project_id == project_id)
-            .order_by(PatternMember.pattern_id, PatternMember.memory_id)
-        ):
-            members[pattern_id].append(memory_id)
+        for row in pattern_memberships(conn, project_id):
+            members[row.pattern_id].append(row.memory_id)
         principles = conn.execute(
             select(Principle.id, Principle.statement, Principle.cohesion, Principle.centroid)
             .where(Principle.project_id == project_id)
@@ -385,20 +374,8 @@ def project_figures(engine: Engine, project_id: str) -> dict:
             .select_from(MergedMemory)
             .where(MergedMemory.project_id == project_id)
         )
-        merged_sources = set(
-            conn.scalars(
-                select(MergedMemorySource.memory_id)
-                .join(MergedMemory, MergedMemory.id == MergedMemorySource.merged_id)
-                .where(MergedMemory.project_id == project_id)
-            )
-        )
-        in_patterns = set(
-            conn.scalars(
-                select(PatternMember.memory_id)
-                .join(Pattern, Pattern.id == PatternMember.pattern_id)
-                .where(Pattern.project_id == project_id)
-            )
-        )
+        merged_sources = {row.memory_id for row in merge_memberships(conn, project_id)}
+        in_patterns = {row.memory_id for row in pattern_memberships(conn, project_id)}
         patterns = conn.scalar(
             select(func.count()).select_from(Pattern).where(Pattern.project_id == project_id)
         )

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, Row, delete, select, update
 
 from consolidation_assets import failpoints
 from consolidation_assets.phases.playbook import EntryChange, EntryState
@@ -28,6 +28,30 @@ from consolidation_assets.store.models import (
 from consolidation_assets.store.models import (
     Principle as PrincipleRow,
 )
+
+
+def pattern_memberships(conn: Connection, project_id: str) -> list[Row]:
+    """(pattern_id, memory_id, similarity) of every member of the project's patterns."""
+    return conn.execute(
+        select(PatternMember.pattern_id, PatternMember.memory_id, PatternMember.similarity)
+        .join(PatternRow, PatternRow.id == PatternMember.pattern_id)
+        .where(PatternRow.project_id == project_id)
+        .order_by(PatternMember.pattern_id, PatternMember.memory_id)
+    ).all()
+
+
+def merge_memberships(conn: Connection, project_id: str) -> list[Row]:
+    """(merged_id, memory_id, similarity) of every source of the project's merged memories."""
+    return conn.execute(
+        select(
+            MergedMemorySource.merged_id,
+            MergedMemorySource.memory_id,
+            MergedMemorySource.similarity,
+        )
+        .join(MergedMemory, MergedMemory.id == MergedMemorySource.merged_id)
+        .where(MergedMemory.project_id == project_id)
+        .order_by(MergedMemorySource.merged_id, MergedMemorySource.memory_id)
+    ).all()
 
 
 def replace_patterns(
