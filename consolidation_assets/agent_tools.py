@@ -8,13 +8,11 @@ query costs an embedding of the query and a few milliseconds of search.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from consolidation_assets.memory_input import MEMORY_TYPES, parse_timestamp, validate_project_id
 from consolidation_assets.phases.search import Hit, HybridIndex
@@ -23,7 +21,6 @@ from consolidation_assets.resources import EmbeddingService, MemoryStore
 from consolidation_assets.store import knowledge
 from consolidation_assets.store import lineage as links
 from consolidation_assets.store.knowledge import FeedbackResult, UnknownEntryError
-from consolidation_assets.store.models import Memory
 
 DEFAULT_BUDGET_CHARS = 4000
 # Entries may take this share of the budget at first, so the principles and patterns behind
@@ -110,7 +107,6 @@ class _ProjectIndex:
     position: dict[str, int]
     by_memory_type: dict[str, np.ndarray]
     by_pattern_type: dict[str, np.ndarray]
-    seconds: float
 
 
 def feedback_weight(helpful: float, harmful: float) -> float:
@@ -144,7 +140,6 @@ class KnowledgeBase:
             cached = self._indexes.get(project_id)
             if cached is not None and cached.version == current:
                 return cached
-        started = time.perf_counter()
         if cached is not None and cached.version[:2] == current[:2]:
             # Only the playbook changed (feedback, say): the large item index still holds.
             playbook = knowledge.load_active_playbook(engine, project_id)
@@ -153,7 +148,6 @@ class KnowledgeBase:
                 version=current,
                 playbook=playbook,
                 entries=HybridIndex(playbook.texts, playbook.vectors),
-                seconds=time.perf_counter() - started,
             )
             with self._lock:
                 self._indexes[project_id] = built
@@ -177,7 +171,6 @@ class KnowledgeBase:
             position={item_id: i for i, item_id in enumerate(catalogue.ids)},
             by_memory_type=memory_type_masks,
             by_pattern_type=pattern_type_masks,
-            seconds=time.perf_counter() - started,
         )
         with self._lock:
             self._indexes[project_id] = built
@@ -256,20 +249,7 @@ class KnowledgeBase:
 
     def _with_sources(self, results: list[SearchResult]) -> list[SearchResult]:
         wanted = sorted({m for r in results for m in r.source_memory_ids})
-        found: dict[str, dict[str, Any]] = {}
-        with self.store.engine.connect() as conn:
-            for start in range(0, len(wanted), 5_000):
-                for row in conn.execute(
-                    select(Memory.id, Memory.content, Memory.memory_type, Memory.created_at).where(
-                        Memory.id.in_(wanted[start : start + 5_000])
-                    )
-                ):
-                    found[row.id] = {
-                        "id": row.id,
-                        "content": row.content,
-                        "memory_type": row.memory_type,
-                        "created_at": row.created_at.isoformat(),
-                    }
+        found = knowledge.memories_by_id(self.store.engine, wanted)
         return [
             SearchResult(
                 **{**asdict(r), "sources": [found[m] for m in r.source_memory_ids if m in found]}

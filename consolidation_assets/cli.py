@@ -181,11 +181,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
         return EXIT_OK
     from consolidation_assets.phases.text import shorten
+    from consolidation_assets.store.knowledge import LEVEL_NAMES
 
-    names = {1: "memory", 2: "pattern", 3: "principle"}
     for rank, r in enumerate(results, start=1):
         print(
-            f"{rank:2d}. [{names[r.level]}] {r.score:.3f}  {shorten(r.text, 100)}\n"
+            f"{rank:2d}. [{LEVEL_NAMES[r.level]}] {r.score:.3f}  {shorten(r.text, 100)}\n"
             f"    {r.kind} {r.id}, confidence {r.confidence:.2f}, "
             f"{len(r.source_memory_ids)} source memories"
         )

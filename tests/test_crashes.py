@@ -23,6 +23,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import func, select
 
+from consolidation_assets import settings
 from consolidation_assets.engine import ConsolidationEngine
 from consolidation_assets.failpoints import FAILPOINT_ENV, FAILPOINT_FILE_ENV
 from consolidation_assets.memory_input import content_hash, validate_memories
@@ -140,7 +141,7 @@ def test_runs_killed_inside_every_phase_lose_nothing(
     ingest(store, first)
     engine = ConsolidationEngine(store, embedder, PROJECT)
     assert engine.execute().status.value == "completed"
-    instance = engine._dagster_instance()
+    instance = settings.dagster_instance()
 
     per_kill = max(1, len(arriving) // len(POINTS))
     kills = 0

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import Engine, func, select, update
 
-from consolidation_assets.store._sql import from_bytes
+from consolidation_assets.store._sql import chunks, from_bytes
 from consolidation_assets.store.engine import transaction
 from consolidation_assets.store.models import (
     ConsolidationJob,
@@ -288,6 +288,25 @@ def load_active_playbook(engine: Engine, project_id: str) -> Playbook:
         pattern_ids=[tuple(r.source_pattern_ids or ()) for r in rows],
         principle_ids=[tuple(r.source_principle_ids or ()) for r in rows],
     )
+
+
+def memories_by_id(engine: Engine, ids: list[str]) -> dict[str, dict]:
+    """The raw memories with these ids, as JSON-ready dicts keyed by id."""
+    found: dict[str, dict] = {}
+    with engine.connect() as conn:
+        for part in chunks(ids):
+            for row in conn.execute(
+                select(Memory.id, Memory.content, Memory.memory_type, Memory.created_at).where(
+                    Memory.id.in_(part)
+                )
+            ):
+                found[row.id] = {
+                    "id": row.id,
+                    "content": row.content,
+                    "memory_type": row.memory_type,
+                    "created_at": row.created_at.isoformat(),
+                }
+    return found
 
 
 class UnknownEntryError(LookupError):
