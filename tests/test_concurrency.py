@@ -21,7 +21,7 @@ from consolidation_assets.store import integrity
 from consolidation_assets.store.locks import project_lock
 from consolidation_assets.store.memories import insert_memories
 from consolidation_assets.store.models import Pattern, PatternMember, RunSnapshot
-from consolidation_assets.store.run_snapshots import newest_seq
+from consolidation_assets.store.run_snapshots import newest_seq, snapshot_count
 from tests.conftest import SAMPLE_DATA
 
 PROJECT = "web-backend"
@@ -78,13 +78,19 @@ def test_memories_ingested_during_a_run_wait_for_the_next_one(
     assert not patterned_memories(store) & late_ids, "a phase saw memories the run had not"
     assert integrity.isolation_problems(store.engine, PROJECT) == []
 
-    monkeypatch.setattr(steps, "run_memory_merging", original)
+    pinned = []
+
+    def pin_then_merge(*args, **kwargs):
+        with store.engine.connect() as conn:
+            pinned.append(conn.scalar(select(RunSnapshot.max_seq)))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(steps, "run_memory_merging", pin_then_merge)
     after = engine.execute()
     assert after.status.value == "completed", after.error_message
     assert after.metrics["raw_memories"] == len(project)
-    with store.engine.connect() as conn:
-        pinned = conn.scalar(select(RunSnapshot.max_seq).where(RunSnapshot.run_id == after.job_id))
-    assert pinned == newest_seq(store.engine, PROJECT)
+    assert pinned == [newest_seq(store.engine, PROJECT)], "the live run's snapshot is kept"
+    assert snapshot_count(store.engine) == 0, "a finished run's snapshot is released"
     assert patterned_memories(store) & late_ids, "the next run did not consolidate the new ones"
 
 

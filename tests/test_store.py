@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from consolidation_assets.memory_input import InvalidMemoriesError, parse_jsonl
 from consolidation_assets.store.embeddings import fill_cached
@@ -74,3 +74,37 @@ def test_embedding_cache_embeds_each_text_once(store, embedder) -> None:
     out = np.zeros_like(vectors)
     assert fill_cached(store.engine, embedder.model_id, hashes, out).all()
     assert (out == vectors).all()
+
+
+def test_run_snapshots_hold_live_runs_only(store) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from consolidation_assets.store.engine import transaction
+    from consolidation_assets.store.jobs import JobRecord, save_job
+    from consolidation_assets.store.models import RunSnapshot
+    from consolidation_assets.store.run_snapshots import (
+        SNAPSHOT_RETENTION,
+        pin_snapshot,
+        snapshot_count,
+    )
+
+    records = [{"id": f"s{i}", "project_id": "p", "content": f"memory {i}"} for i in range(3)]
+    insert_memories(store.engine, parse_jsonl(jsonl(records), "f"), "f")
+    bound = pin_snapshot(store.engine, "run-live", "p")
+    assert pin_snapshot(store.engine, "run-done", "p") == bound
+    assert pin_snapshot(store.engine, "run-forgotten", "p") == bound
+    with transaction(store.engine) as session:
+        session.execute(
+            update(RunSnapshot)
+            .where(RunSnapshot.run_id == "run-forgotten")
+            .values(created_at=datetime.now(UTC) - SNAPSHOT_RETENTION - timedelta(hours=1))
+        )
+    save_job(store.engine, JobRecord("run-live", "p", "running", "manual"))
+    save_job(store.engine, JobRecord("run-done", "p", "completed", "manual"))
+    assert snapshot_count(store.engine) == 2, "a finished run's snapshot goes with its record"
+    pin_snapshot(store.engine, "run-next", "p")
+    with store.engine.connect() as conn:
+        left = set(conn.scalars(select(RunSnapshot.run_id)))
+    assert left == {"run-live", "run-next"}, "snapshots older than the retention are swept"

@@ -10,6 +10,9 @@ from sqlalchemy import Engine, select
 
 from consolidation_assets.store.engine import transaction
 from consolidation_assets.store.models import ConsolidationJob
+from consolidation_assets.store.run_snapshots import release_snapshot
+
+FINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 
 
 @dataclass
@@ -29,7 +32,7 @@ class JobRecord:
 
 
 def save_job(engine: Engine, record: JobRecord) -> None:
-    """Insert or overwrite the record of one run."""
+    """Insert or overwrite the record of one run; a finished run's snapshot goes with it."""
     values = asdict(record)
     with transaction(engine) as session:
         row = session.get(ConsolidationJob, record.id)
@@ -38,6 +41,8 @@ def save_job(engine: Engine, record: JobRecord) -> None:
         else:
             for key, value in values.items():
                 setattr(row, key, value)
+        if record.status in FINAL_STATUSES:
+            release_snapshot(session, record.id)
 
 
 def get_job(engine: Engine, job_id: str) -> JobRecord | None:
