@@ -9,7 +9,7 @@ INSTANCE_YAML := $(if $(DAGSTER_PG_URL),dagster.postgres.yaml,dagster.yaml)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: install instance demo test ui lint format clean bench bench-quality bench-scale bench-search
+.PHONY: install instance demo test test-fast ui lint format clean bench bench-quality bench-scale bench-search
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ demo: instance
 
 test: install
 	$(BIN)/python -m pytest
+
+# Everything but the tests marked slow (services, browser, crashes, busy day).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
 
 # dagster dev runs from inside DAGSTER_HOME so it reads only the instance's copy of dagster.yaml.
 # The sample setup runs a project once 20 new memories arrive (production default: 100).

@@ -5,15 +5,6 @@ through the GraphQL API the UI uses; a third project's memories ingested while t
 so the sensor launches its run; then every job record, output and check result verified.
 """
 
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import dagster as dg
@@ -23,129 +14,8 @@ from consolidation_assets.checks import consolidation_checks
 from consolidation_assets.export import export_project
 from consolidation_assets.store.engine import get_engine
 from consolidation_assets.store.jobs import list_jobs
-from tests.conftest import REPO, SAMPLE_DATA
-
-BIN = Path(sys.executable).parent
-ASSETS = ["patterns", "merged_memories", "principles", "playbook_entries"]
-DEADLINE = 600
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(process: subprocess.Popen) -> None:
-    """Stop a service and everything it started, whatever state it is in."""
-    if process.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=15)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-class Services:
-    """dagster-webserver and dagster-daemon over a fresh instance, on SQLite or PostgreSQL."""
-
-    def __init__(self, tmp_path: Path, database_url: str, instance_url: str | None) -> None:
-        self.home = tmp_path / "services_home"
-        self.home.mkdir()
-        settings = "dagster.postgres.yaml" if instance_url else "dagster.yaml"
-        shutil.copy(REPO / settings, self.home / "dagster.yaml")
-        self.database_url = database_url
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "DAGSTER_HOME": str(self.home),
-            "CONSOLIDATION_DATABASE_URL": self.database_url,
-            "CONSOLIDATION_RUN_THRESHOLD": "150",
-            "CONSOLIDATION_SENSOR_INTERVAL_SECONDS": "5",
-        }
-        if instance_url:
-            self.env["DAGSTER_PG_URL"] = instance_url
-        self.logs = tmp_path / "logs"
-        self.logs.mkdir()
-        self.processes: list[subprocess.Popen] = []
-
-    def start(self, name: str, *command: str) -> None:
-        log = (self.logs / f"{name}.log").open("w")
-        self.processes.append(
-            subprocess.Popen(
-                [str(BIN / command[0]), *command[1:]],
-                cwd=self.home,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run(
-            [str(BIN / "consolidation"), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def graphql(self, query: str, variables: dict | None = None) -> dict:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/graphql",
-            data=json.dumps({"query": query, "variables": variables or {}}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body = json.loads(response.read())
-        assert "errors" not in body, body
-        return body["data"]
-
-    def log_tail(self) -> str:
-        return "\n".join(
-            f"--- {p.name}\n" + p.read_text()[-3000:] for p in sorted(self.logs.glob("*.log"))
-        )
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            stop(process)
-
-
-def wait_for(what: str, condition, services: Services, timeout: float = DEADLINE):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(2)
-    pytest.fail(f"timed out waiting for {what}\n{services.log_tail()}")
-
-
-RUNS = """
-query($tags: [ExecutionTag!]) {
-  runsOrError(filter: {tags: $tags}) {
-    ... on Runs { results { runId status tags { key value } } }
-  }
-}"""
-
-
-def runs_tagged(services: Services, key: str, value: str) -> list[dict]:
-    data = services.graphql(RUNS, {"tags": [{"key": key, "value": value}]})
-    return data["runsOrError"]["results"]
-
-
-def partition_of(run: dict) -> str:
-    return next(t["value"] for t in run["tags"] if t["key"] == "dagster/partition")
+from tests.conftest import SAMPLE_DATA
+from tests.e2e.services import Services, partition_of, runs_tagged, wait_for
 
 
 def first_lines(project: str, count: int, tmp_path: Path) -> Path:
@@ -173,44 +43,8 @@ def test_backfill_and_sensor_runs_through_webserver_and_daemon(
     for project in ("web-backend", "mobile-app"):
         services.cli("ingest", str(first_lines(project, 100, tmp_path)))
 
-    workspace = str(REPO / "workspace.yaml")
-    services.start(
-        "webserver",
-        "dagster-webserver",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(services.port),
-        "-w",
-        workspace,
-    )
-    services.start("daemon", "dagster-daemon", "run", "-w", workspace)
-
-    def location_loaded():
-        try:
-            data = services.graphql("{ assetNodes { assetKey { path } } }")
-        except OSError:
-            return False
-        return {n["assetKey"]["path"][0] for n in data["assetNodes"]} >= set(ASSETS)
-
-    wait_for("the webserver to load the code location", location_loaded, services, 180)
-
-    launched = services.graphql(
-        """mutation($params: LaunchBackfillParams!) {
-             launchPartitionBackfill(backfillParams: $params) {
-               __typename ... on LaunchBackfillSuccess { backfillId }
-               ... on PythonError { message }
-             }
-           }""",
-        {
-            "params": {
-                "partitionNames": ["web-backend", "mobile-app"],
-                "assetSelection": [{"path": [name]} for name in ASSETS],
-            }
-        },
-    )["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
+    services.start_webserver_and_daemon()
+    backfill_id = services.launch_backfill(["web-backend", "mobile-app"])
 
     def backfill_done():
         runs = runs_tagged(services, "dagster/backfill", backfill_id)
