@@ -122,6 +122,10 @@ def _remeasured(
     """
     a, b = relabel[old_a], relabel[old_b]
     apart = a != b
+    if not apart.any():
+        # Every edge touching the merges joined two clusters that are now one.
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), np.zeros(0, dtype=np.float64)
     old_a, old_b, old_sim, a, b = old_a[apart], old_b[apart], old_sim[apart], a[apart], b[apart]
     low, high = np.minimum(a, b), np.maximum(a, b)
     codes = low * n + high
