@@ -70,7 +70,11 @@ def _search(
         query_cell, cost = _assign(queries, centroids)
         comparisons += cost
     probes = min(PROBES, centroids.shape[0])
-    near_cells = np.argsort(-(centroids @ centroids.T), axis=1, kind="stable")[:, :probes]
+    closeness = centroids @ centroids.T
+    # A cell's own centroid is nearest to it, but rounding can rank an identical centroid (an
+    # empty cell seeded by a duplicate row) above it; the cell must always search itself.
+    np.fill_diagonal(closeness, np.inf)
+    near_cells = np.argsort(-closeness, axis=1, kind="stable")[:, :probes]
     comparisons += centroids.shape[0] ** 2
     members = [np.flatnonzero(base_cell == c) for c in range(centroids.shape[0])]
     for cell in range(centroids.shape[0]):
@@ -111,6 +115,13 @@ def _top_k_into(
             continue
         part = np.argpartition(-block, k_eff - 1, axis=1)[:, :k_eff]
         part_sims = np.take_along_axis(block, part, axis=1)
+        # argpartition breaks ties at the k-th value arbitrarily; where that value also occurs
+        # outside the chosen columns, choose again by a stable sort so lower indices win.
+        kth = part_sims.min(axis=1, keepdims=True)
+        crowded = (block == kth).sum(axis=1) > (part_sims == kth).sum(axis=1)
+        for r in np.flatnonzero(crowded).tolist():
+            part[r] = np.argsort(-block[r], kind="stable")[:k_eff]
+            part_sims[r] = block[r, part[r]]
         part_index = candidates[part]
         order = np.lexsort((part_index, -part_sims), axis=1)
         indices[block_rows, :k_eff] = np.take_along_axis(part_index, order, axis=1)
