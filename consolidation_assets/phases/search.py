@@ -188,7 +188,9 @@ class HybridIndex:
 def _top(items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     """Items by descending score, ties by index, at most ``k``."""
     if items.size > k:
-        part = np.argpartition(-scores, k - 1)[:k]
-        items, scores = items[part], scores[part]
+        # argpartition breaks a tie at the k-th score arbitrarily: keep every item scoring at
+        # least the k-th, and let the sort below cut the tie by index.
+        keep = scores >= -np.partition(-scores, k - 1)[k - 1]
+        items, scores = items[keep], scores[keep]
     order = np.lexsort((items, -scores))
-    return items[order]
+    return items[order][:k]
