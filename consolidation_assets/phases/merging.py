@@ -188,7 +188,13 @@ def merge_memories(
         copies[unique_list[u]].append(i)
     neighbor_idx, neighbor_sim = graph.neighbors.indices, graph.neighbors.similarities
 
-    features = _Features(texts, unique_list)
+    # Copies of a text may differ in case and spacing, which ``details`` reads; the pair rule
+    # reads the spelling a group would show (the earliest copy), so the guard checks the
+    # canonical text itself and the details a group adds are those beyond it.
+    spelling = [
+        min(copies[r], key=lambda i: (batch.created_at[i], batch.ids[i])) for r in unique_list
+    ]
+    features = _Features(texts, spelling)
     pairs, scores = _scored_pairs(neighbor_idx, neighbor_sim, settings, features)
     edges: list[dict[int, float]] = [{} for _ in unique_list]
     rejections = 0
@@ -221,9 +227,7 @@ def merge_memories(
         rows = [(i, sim) for u, sim in members for i in copies[unique_list[u]]]
         if len(rows) < 2:
             continue
-        canonical = min(
-            copies[unique_list[leader]], key=lambda i: (batch.created_at[i], batch.ids[i])
-        )
+        canonical = spelling[leader]
         groups.append(
             _group(project_id, batch, rows, canonical, features.details(leader), pattern_of)
         )

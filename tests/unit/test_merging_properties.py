@@ -1,0 +1,190 @@
+"""Properties of ``merging.merge_memories`` and its pair scoring, on generated texts.
+
+Texts come in families (a base text and copies, case and spacing variants, one more or one
+other detail, a negated form, a word more or less) with synthetic text-derived vectors, so
+near-duplicates, guard conflicts and exact duplicates are all common.
+
+References: ``_scored_pairs`` against ``duplicate_score`` evaluated pair by pair with
+``content_words``; groups against the module's own pair rule (``is_duplicate``) and
+detail guard evaluated directly on the texts.
+
+What the groups guarantee, precisely: a group is a star around a leader (a distinct,
+normalised text) shown in its earliest spelling (the copy with the least ``created_at``, then
+id), the canonical memory. Every other distinct text in the group passed the pair rule against
+the leader, both read in that same earliest spelling: so for every source that is not an exact
+copy of the canonical text, the earliest spelling of its text and the canonical text have a
+cosine of at least ``min_cosine``, a duplicate score of at least ``duplicate_threshold``, the
+same negation and no detail conflict (with the guard on). Exact copies are merged
+unconditionally, and other spellings of a follower's text are not compared: ``details`` reads
+case and spacing (``fooBar`` is an identifier, ``foobar`` a word), so two spellings of one text
+can differ in details without saying anything different. A group's ``details`` are the ones
+its sources state beyond the canonical text.
+
+Cases run: 100 (group structure and guard), 100 (pair scores), 50 (default settings on
+batches of 60-200 memories), plus regressions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consolidation_assets.phases.graph import text_graph
+from consolidation_assets.phases.merging import (
+    MergeSettings,
+    _Features,
+    _scored_pairs,
+    duplicate_score,
+    is_duplicate,
+    merge_memories,
+)
+from consolidation_assets.phases.text import (
+    content_words,
+    details,
+    details_conflict,
+    is_negated,
+    normalize,
+)
+from consolidation_assets.phases.types import MemoryBatch
+from tests.unit.strategies import PROPERTY_SETTINGS, batch_of, text_batches, text_vectors
+
+merge_settings = st.builds(
+    MergeSettings,
+    duplicate_threshold=st.sampled_from([0.6, 0.75, 0.85, 0.95]),
+    min_cosine=st.sampled_from([0.5, 0.75, 0.9]),
+    neighbors=st.integers(1, 12),
+    detail_guard=st.booleans(),
+)
+
+
+def conflict(a: str, b: str) -> bool:
+    return is_negated(a) != is_negated(b) or details_conflict(details(a), details(b))
+
+
+def check_groups(batch: MemoryBatch, merge: MergeSettings) -> None:
+    outcome = merge_memories("project", batch, settings=merge)
+    position = batch.index()
+    texts = list(batch.texts)
+    key = [normalize(t) for t in texts]
+    spelling: dict[str, int] = {}
+    for i in sorted(range(len(texts)), key=lambda i: (batch.created_at[i], batch.ids[i])):
+        spelling.setdefault(key[i], i)
+    vectors = batch.vectors.astype(np.float64)
+    # The module scores float32 cosines from its neighbour lists, this test float64 ones: a
+    # pair right at a threshold may round either way, so the rule is checked 1e-5 below it.
+    relaxed = MergeSettings(
+        merge.duplicate_threshold - 1e-5, merge.min_cosine - 1e-5, merge.neighbors, False
+    )
+    seen: dict[str, str] = {}
+    for group in outcome.groups:
+        assert len(group.source_ids) >= 2
+        assert len(set(group.source_ids)) == len(group.source_ids)
+        assert group.canonical_memory_id in group.source_ids
+        canonical = position[group.canonical_memory_id]
+        assert group.content == texts[canonical]
+        for source in group.source_ids:
+            assert source not in seen, f"{source} in two groups"
+            seen[source] = group.id
+        assert not set(group.details) & details(group.content), "details beyond the content"
+        assert spelling[key[canonical]] == canonical, "shown in its earliest spelling"
+        for source in group.source_ids:
+            i = position[source]
+            if key[i] == key[canonical]:
+                continue
+            j = spelling[key[i]]
+            cosine = float(vectors[canonical] @ vectors[j])
+            assert is_duplicate(texts[canonical], texts[j], cosine, relaxed), (canonical, j)
+            if merge.detail_guard:
+                assert not conflict(texts[canonical], texts[j]), (texts[canonical], texts[j])
+    for k in set(key):
+        copies = [batch.ids[i] for i in range(len(texts)) if key[i] == k]
+        if len(copies) > 1:
+            groups = {seen.get(c) for c in copies}
+            assert len(groups) == 1 and None not in groups, "exact duplicates always merge"
+    merged = sum(len(g.source_ids) for g in outcome.groups)
+    assert outcome.metrics["memories_merged"] == merged == len(seen)
+    assert outcome.exact_duplicates == len(texts) - len(set(key))
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(text_batches(), merge_settings)
+def test_groups_are_disjoint_guarded_stars(batch: MemoryBatch, merge: MergeSettings) -> None:
+    check_groups(batch, merge)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=50)
+@given(text_batches(min_n=60, max_n=200))
+def test_default_settings_on_larger_batches(batch: MemoryBatch) -> None:
+    check_groups(batch, MergeSettings())
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(text_batches(), merge_settings)
+def test_pair_scores_match_duplicate_score(batch: MemoryBatch, merge: MergeSettings) -> None:
+    """Every neighbour pair at ``min_cosine``, once, scored as ``duplicate_score`` scores it
+    (with the larger of the two directions' cosines), and kept iff it reaches the threshold."""
+    graph = text_graph(batch, merge.neighbors)
+    texts = list(batch.texts)
+    rows = graph.unique_rows.tolist()
+    features = _Features(texts, rows)
+    idx, sim = graph.neighbors.indices, graph.neighbors.similarities
+    pairs, scores = _scored_pairs(idx, sim, merge, features)
+    best: dict[tuple[int, int], float] = {}
+    for u in range(idx.shape[0]):
+        for v, s in zip(idx[u].tolist(), sim[u].tolist(), strict=True):
+            if v >= 0 and s >= merge.min_cosine:
+                pair = (min(u, v), max(u, v))
+                best[pair] = max(best.get(pair, -np.inf), s)
+    expected = {}
+    for (u, v), cosine in best.items():
+        score = duplicate_score(
+            cosine, content_words(texts[rows[u]]), content_words(texts[rows[v]])
+        )
+        if score >= merge.duplicate_threshold:
+            expected[(u, v)] = score
+    got = {(u, v): s for (u, v), s in zip(pairs.tolist(), scores.tolist(), strict=True)}
+    assert len(got) == len(pairs), "each pair once"
+    borderline = {p for p, s in expected.items() if abs(s - merge.duplicate_threshold) < 1e-6}
+    assert set(got) - borderline == set(expected) - borderline
+    for pair in set(got) & set(expected):
+        assert abs(got[pair] - expected[pair]) < 1e-6
+
+
+def test_a_negated_copy_is_kept_apart() -> None:
+    """Same words and vector, one side negated: the guard alone separates them."""
+    texts = ["retry the database connection", "never retry the database connection"]
+    batch = batch_of(texts, text_vectors(texts, 0.0, 0))
+    assert np.allclose(batch.vectors[0], batch.vectors[1])
+    assert merge_memories("p", batch).groups == []
+    guardless = MergeSettings(detail_guard=False)
+    assert len(merge_memories("p", batch, settings=guardless).groups) == 1
+
+
+def test_regression_group_details_are_beyond_the_canonical_spelling() -> None:
+    """The guard and a group's details read a text's first copy, while the group shows its
+    earliest copy: with the copies spelled differently inside a code span, the group listed
+    the canonical text's own detail ``make\\t test`` as one that only other sources add."""
+    texts = [
+        "`make test` 5432 database database",
+        "  `make\t test`\t 5432\t database\t database \n",
+    ]
+    batch = batch_of(texts, text_vectors(texts, 0.0, 0), minutes=[1, 0])
+    (group,) = merge_memories("p", batch).groups
+    assert group.canonical_memory_id == "m0001"
+    assert not set(group.details) & details(group.content)
+
+
+def test_regression_guard_reads_the_canonical_spelling() -> None:
+    """The same cause seen by the guard: the canonical ``fooBar`` spelling names an
+    identifier that the ``v2`` text lacks, and each side has a detail the other lacks, yet the
+    guard compared the first copy's spelling (``foobar``, a plain word) and merged them."""
+    texts = [
+        "use foobar now for the big deploy on staging servers",
+        "use fooBar now for the big deploy on staging servers",
+        "use foobar now for the big deploy on staging servers v2",
+    ]
+    batch = batch_of(texts, text_vectors(texts, 0.0, 0), minutes=[1, 0, 2])
+    groups = merge_memories("p", batch).groups
+    assert [sorted(g.source_ids) for g in groups] == [["m0000", "m0001"]]
+    assert groups[0].content == texts[1]
