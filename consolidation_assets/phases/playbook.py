@@ -204,10 +204,13 @@ def build_candidates(
     position = batch.index()
     by_id = {p.id: p for p in patterns}
     candidates = [principle_candidate(p, by_id) for p in principles]
+    # A pattern none of whose memories is in the batch has no text to advise with (the
+    # hierarchy leaves such patterns out too).
     candidates += [
         pattern_candidate(p, batch, position)
         for p in patterns
         if p.confidence >= settings.min_pattern_confidence
+        and any(m in position for m in p.member_ids)
     ]
     return fold_duplicates(candidates, settings.duplicate_threshold)
 
