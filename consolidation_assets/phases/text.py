@@ -59,7 +59,7 @@ STOP_WORDS = _STOP_WORDS_SET
 
 def normalize(text: str) -> str:
     """Lower case, single spaces, no edge punctuation: what exact duplicates share."""
-    return _SPACE.sub(" ", text).strip().strip(_EDGE_PUNCT).strip().lower()
+    return _SPACE.sub(" ", text).strip(_EDGE_PUNCT + " ").lower()
 
 
 def details(text: str) -> frozenset[str]:
@@ -227,14 +227,14 @@ def class_keywords(
         chosen: list[str] = []
         chosen_words: set[str] = set()
         for t in order:
+            if len(chosen) >= top:
+                break
             term = str(terms.vocabulary[found[t]])
             words = set(term.split())
             if words & chosen_words:
                 continue
             chosen.append(term)
             chosen_words |= words
-            if len(chosen) == top:
-                break
         result[c] = tuple(chosen)
     return result
 
