@@ -28,19 +28,20 @@ from sklearn.cluster import HDBSCAN, KMeans
 from sklearn.metrics import adjusted_rand_score, v_measure_score
 
 from benchmarks import datasets
-from consolidation_assets.memory_input import content_hash
 from consolidation_assets.phases.merging import MergeSettings, merge_memories
 from consolidation_assets.phases.patterns import PatternSettings, extract_patterns
 from consolidation_assets.phases.types import MemoryBatch
-from consolidation_assets.resources import EmbeddingService, MemoryStore
+from consolidation_assets.services.embedders import CachingEmbedder, SentenceTransformerEmbedder
+from consolidation_assets.store import MemoryStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def embed(texts: Sequence[str], store: MemoryStore, embedder: EmbeddingService) -> np.ndarray:
+def embed(
+    texts: Sequence[str], store: MemoryStore, embedder: SentenceTransformerEmbedder
+) -> np.ndarray:
     """Vectors through the project's own embedding cache, so a re-run embeds nothing."""
-    vectors, _ = embedder.vectors_for(store, [content_hash(t) for t in texts], list(texts))
-    return vectors
+    return CachingEmbedder(embedder, store.engine).encode(list(texts))
 
 
 def batch_of(texts: Sequence[str], vectors: np.ndarray) -> MemoryBatch:
@@ -328,8 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--unrelated", type=int, default=1000, help="unrelated memories mixed in")
     args = parser.parse_args(argv)
     RESULTS.mkdir(exist_ok=True)
-    store = MemoryStore(database_url=f"sqlite:///{RESULTS / 'embeddings.db'}")
-    embedder = EmbeddingService()
+    store = MemoryStore(f"sqlite:///{RESULTS / 'embeddings.db'}")
+    embedder = SentenceTransformerEmbedder()
     merge = MergeSettings()
     report = {
         "machine": machine(),

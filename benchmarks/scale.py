@@ -29,8 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from consolidation_assets.phases.registry import PHASE_NAMES
+
 RESULTS = Path(__file__).resolve().parent / "results"
-PHASES = ("patterns", "merged_memories", "principles", "playbook_entries")
 
 
 def measure(size: int, workdir: Path) -> dict:
@@ -40,14 +41,15 @@ def measure(size: int, workdir: Path) -> dict:
 
     from benchmarks.corpus import base_texts, project_memories
     from consolidation_assets.engine import ConsolidationEngine
-    from consolidation_assets.memory_input import content_hash, parse_jsonl
-    from consolidation_assets.resources import EMBED_CHUNK, EmbeddingService, MemoryStore
+    from consolidation_assets.services import settings
+    from consolidation_assets.services.embedders import EMBED_CHUNK, SentenceTransformerEmbedder
+    from consolidation_assets.services.memory_input import content_hash, parse_jsonl
     from consolidation_assets.store.memories import insert_memories
     from consolidation_assets.store.schema import upgrade
 
     bases = base_texts()
-    store = MemoryStore()
-    embedder = EmbeddingService()
+    store = settings.memory_store()
+    embedder = SentenceTransformerEmbedder()
     path = workdir / "memories.jsonl"
     path.write_text(
         "\n".join(json.dumps(r) for r in project_memories("bench", size, bases=bases)) + "\n"
@@ -57,15 +59,15 @@ def measure(size: int, workdir: Path) -> dict:
     def ingest() -> tuple[float, list[str]]:
         started = time.perf_counter()
         memories = parse_jsonl(path.read_bytes(), str(path))
-        insert_memories(store.engine, memories, str(path))
+        insert_memories(store.engine, memories)
         seconds = time.perf_counter() - started
         return seconds, list({content_hash(m.content): m.content for m in memories}.values())
 
     ingest_seconds, distinct = ingest()
-    embedder.encode(["load the model before timing"], progress=False)
+    embedder.encode(["load the model before timing"])
     started = time.perf_counter()
     for start in range(0, len(distinct), EMBED_CHUNK):
-        embedder.encode(distinct[start : start + EMBED_CHUNK], progress=False)
+        embedder.encode(distinct[start : start + EMBED_CHUNK])
     embedding_seconds = time.perf_counter() - started
     distinct_count = len(distinct)
     del distinct
@@ -78,7 +80,6 @@ def measure(size: int, workdir: Path) -> dict:
     insert_memories(
         store.engine,
         parse_jsonl(("\n".join(json.dumps(r) for r in more) + "\n").encode(), "increment"),
-        "increment",
     )
     incremental = engine.execute()
     for result in (cold, warm, incremental):
@@ -86,7 +87,7 @@ def measure(size: int, workdir: Path) -> dict:
             raise RuntimeError(f"run failed: {result.error_message}")
 
     def phases(result) -> dict:
-        return {p: result.metrics.get(f"{p}_seconds") for p in PHASES}
+        return {p: result.metrics.get(f"{p}_seconds") for p in PHASE_NAMES}
 
     return {
         "memories": size,
@@ -124,7 +125,7 @@ def print_table(rows: list[dict]) -> None:
     print("\nseconds per phase, cold (incremental):")
     for r in rows:
         parts = ", ".join(
-            f"{p} {r['cold_phases'][p]:.1f} ({r['incremental_phases'][p]:.1f})" for p in PHASES
+            f"{p} {r['cold_phases'][p]:.1f} ({r['incremental_phases'][p]:.1f})" for p in PHASE_NAMES
         )
         print(f"  {r['memories']:>7d}: {parts}")
 

@@ -68,12 +68,13 @@ def prepare(size: int, database: Path) -> None:
     """The project stored and consolidated (skipped when the database already holds it)."""
     from benchmarks.corpus import base_texts, project_memories
     from consolidation_assets.engine import ConsolidationEngine
-    from consolidation_assets.memory_input import parse_jsonl
-    from consolidation_assets.resources import EmbeddingService, MemoryStore
+    from consolidation_assets.services import settings
+    from consolidation_assets.services.embedders import SentenceTransformerEmbedder
+    from consolidation_assets.services.memory_input import parse_jsonl
     from consolidation_assets.store.knowledge import project_figures
     from consolidation_assets.store.memories import count_memories, insert_memories
 
-    store = MemoryStore()
+    store = settings.memory_store()
     if count_memories(store.engine, PROJECT) == size:
         figures = project_figures(store.engine, PROJECT)
         if figures["last_run"] and figures["last_run"]["status"] == "completed":
@@ -83,21 +84,22 @@ def prepare(size: int, database: Path) -> None:
     else:
         rows = project_memories(PROJECT, size, bases=base_texts())
         data = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
-        insert_memories(store.engine, parse_jsonl(data, "bench"), "bench")
+        insert_memories(store.engine, parse_jsonl(data, "bench"))
     print(f"consolidating {size} memories once (cold: several minutes at 100,000) ...", flush=True)
-    result = ConsolidationEngine(store, EmbeddingService(), PROJECT).execute()
+    result = ConsolidationEngine(store, SentenceTransformerEmbedder(), PROJECT).execute()
     if result.status.value != "completed":
         raise SystemExit(f"consolidation failed: {result.error_message}")
 
 
 def measure(size: int, count: int) -> dict:
-    from consolidation_assets.agent_tools import KnowledgeBase
-    from consolidation_assets.resources import EmbeddingService, MemoryStore
+    from consolidation_assets.services import settings
+    from consolidation_assets.services.agent_tools import KnowledgeBase
+    from consolidation_assets.services.embedders import SentenceTransformerEmbedder
     from consolidation_assets.store.memories import load_memories
 
-    store = MemoryStore()
-    embedder = EmbeddingService()
-    embedder.encode(["load the model before timing"], progress=False)
+    store = settings.memory_store()
+    embedder = SentenceTransformerEmbedder()
+    embedder.encode(["load the model before timing"])
     knowledge = KnowledgeBase(store, embedder)
 
     started = time.perf_counter()
@@ -109,9 +111,9 @@ def measure(size: int, count: int) -> dict:
     embed_times = []
     for query in queries[:200]:
         started = time.perf_counter()
-        embedder.encode([query], progress=False)
+        embedder.encode([query])
         embed_times.append(time.perf_counter() - started)
-    vectors = embedder.encode(queries, progress=False)
+    vectors = embedder.encode(queries)
 
     for query, vector in zip(queries[:20], vectors[:20], strict=True):
         knowledge.search(query, PROJECT, query_vector=vector)

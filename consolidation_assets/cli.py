@@ -31,26 +31,24 @@ def _err(message: str) -> None:
 
 
 def _store():
-    from consolidation_assets.resources import MemoryStore
+    from consolidation_assets.services import settings
 
-    return MemoryStore()
+    return settings.memory_store()
 
 
 def register_projects(projects: Sequence[str]) -> None:
-    """Add the projects as partitions of the Dagster instance, so the UI lists them at once."""
+    """Tell the Dagster instance about the projects: each becomes a partition (so the UI lists
+    it at once) and its memories' new data version is recorded (so its outputs show stale)."""
     if not projects:
         return
+    from consolidation_assets.defs.observations import announce_projects
 
-    from consolidation_assets import settings
-    from consolidation_assets.partitions import PROJECTS_PARTITION
-
-    with settings.dagster_instance() as instance:
-        instance.add_dynamic_partitions(PROJECTS_PARTITION, sorted(projects))
+    announce_projects(_store(), projects)
 
 
 def ingest_file(path: Path, project: str | None) -> int:
-    from consolidation_assets.ingest import ingest_jsonl
-    from consolidation_assets.memory_input import InvalidMemoriesError
+    from consolidation_assets.services.ingest import ingest_jsonl
+    from consolidation_assets.services.memory_input import InvalidMemoriesError
 
     try:
         data = path.read_bytes()
@@ -104,8 +102,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from consolidation_assets.export import export_project, playbook_markdown
-    from consolidation_assets.memory_input import check_project_id
+    from consolidation_assets.services.export import export_project, playbook_markdown
+    from consolidation_assets.services.memory_input import check_project_id
 
     if reason := check_project_id(args.project):
         _err(f"--project: {reason}")
@@ -143,13 +141,13 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def _knowledge():
-    from consolidation_assets.agent_tools import KnowledgeBase
+    from consolidation_assets.services.agent_tools import KnowledgeBase
 
     return KnowledgeBase(_store())
 
 
 def _project_problem(project: str) -> str | None:
-    from consolidation_assets.memory_input import check_project_id
+    from consolidation_assets.services.memory_input import check_project_id
     from consolidation_assets.store.memories import count_memories
 
     if reason := check_project_id(project):
@@ -215,7 +213,7 @@ def cmd_context(args: argparse.Namespace) -> int:
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
-    from consolidation_assets.agent_tools import render_lineage
+    from consolidation_assets.services.agent_tools import render_lineage
 
     try:
         tree = _knowledge().lineage(args.id, depth=args.depth, max_children=args.max_children)
@@ -230,7 +228,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from consolidation_assets.agent_tools import UnknownEntryError
+    from consolidation_assets.services.agent_tools import UnknownEntryError
 
     try:
         result = _knowledge().feedback(args.entry_id, helpful=args.helpful, note=args.note)
@@ -297,7 +295,7 @@ def cmd_load_samples(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from consolidation_assets.export import playbook_markdown
+    from consolidation_assets.services.export import playbook_markdown
 
     status = load_samples()
     if status != EXIT_OK:

@@ -9,23 +9,23 @@ from typing import Any
 
 import dagster as dg
 
-from consolidation_assets import settings
-from consolidation_assets.assets import PHASE_OF_ASSET
-from consolidation_assets.config import scope_run_config
-from consolidation_assets.memory_input import validate_project_id
-from consolidation_assets.partitions import PROJECTS_PARTITION
-from consolidation_assets.resources import EmbeddingService, MemoryStore
-from consolidation_assets.run_results import (
+from consolidation_assets.defs.config import scope_run_config
+from consolidation_assets.defs.instance import dagster_instance
+from consolidation_assets.defs.partitions import PROJECTS_PARTITION
+from consolidation_assets.defs.run_results import (
     TRIGGER_TAG,
     ConsolidationResult,
     JobStatus,
     job_record_from_run,
     result_from_run,
 )
-from consolidation_assets.scope import Scope
-from consolidation_assets.steps import release_snapshots
+from consolidation_assets.services import settings
+from consolidation_assets.services.embedders import Embedder, SentenceTransformerEmbedder
+from consolidation_assets.services.memory_input import validate_project_id
+from consolidation_assets.store import MemoryStore
 from consolidation_assets.store.jobs import JobRecord, save_job
 from consolidation_assets.store.memories import count_memories
+from consolidation_assets.store.scope import Scope
 
 TRIGGERS = ("manual", "threshold", "scheduled", "backfill")
 
@@ -36,7 +36,7 @@ class ConsolidationEngine:
     """Consolidate one project: materialize the four assets for its partition, in process.
 
     ``db`` is a :class:`MemoryStore` or a database URL (``None``: the configured default);
-    ``embedding_service`` an :class:`EmbeddingService` (``None``: the packaged model);
+    ``embedding_service`` an :class:`Embedder` (``None``: the packaged all-MiniLM-L6-v2);
     ``scope`` a :class:`Scope` or its dict form. ``instance`` is the Dagster instance the run is
     recorded in (``None``: the one in ``DAGSTER_HOME``), so runs started here show in the UI.
     ``log_level`` is the level of Dagster's console log for the run (its event log keeps all).
@@ -45,7 +45,7 @@ class ConsolidationEngine:
     def __init__(
         self,
         db: MemoryStore | str | None,
-        embedding_service: EmbeddingService | None,
+        embedding_service: Embedder | None,
         project_id: str,
         scope: Scope | Mapping[str, Any] | None = None,
         *,
@@ -56,8 +56,8 @@ class ConsolidationEngine:
         self.project_id = validate_project_id(project_id)
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
-        self.store = db if isinstance(db, MemoryStore) else MemoryStore(database_url=db or "")
-        self.embeddings = embedding_service or EmbeddingService()
+        self.store = settings.memory_store(db)
+        self.embeddings = embedding_service or SentenceTransformerEmbedder()
         self.scope = scope if isinstance(scope, Scope) else Scope.from_dict(scope)
         self.trigger = trigger
         self.log_level = log_level
@@ -65,7 +65,7 @@ class ConsolidationEngine:
 
     def _dagster_instance(self) -> dg.DagsterInstance:
         if self._instance is None:
-            self._instance = settings.dagster_instance()
+            self._instance = dagster_instance()
         return self._instance
 
     def execute(self, job_id: str | None = None) -> ConsolidationResult:
@@ -75,7 +75,7 @@ class ConsolidationEngine:
             uuid.UUID(job_id)
         except ValueError:
             raise ValueError(f"job_id: {job_id!r} is not a UUID (it becomes the run id)") from None
-        from consolidation_assets.definitions import defs
+        from consolidation_assets.defs.definitions import defs
 
         if count_memories(self.store.engine, self.project_id) == 0:
             raise ValueError(
@@ -98,7 +98,7 @@ class ConsolidationEngine:
         try:
             job.execute_in_process(
                 run_config={
-                    **scope_run_config(self.scope, list(PHASE_OF_ASSET)),
+                    **scope_run_config(self.scope),
                     "loggers": {"console": {"config": {"log_level": self.log_level}}},
                 },
                 instance=instance,
@@ -109,7 +109,6 @@ class ConsolidationEngine:
                 resources={"memory_store": self.store, "embeddings": self.embeddings},
             )
         except Exception as exc:  # the run could not start: bad config, storage unreachable
-            release_snapshots()
             record.status = JobStatus.FAILED.value
             record.finished_at = datetime.now(UTC)
             record.duration_seconds = (record.finished_at - started).total_seconds()
@@ -126,7 +125,6 @@ class ConsolidationEngine:
                 trigger_type=self.trigger,
                 scope=record.scope,
             )
-        release_snapshots()
         result = result_from_run(instance, job_id)
         save_job(self.store.engine, job_record_from_run(instance, job_id, result))
         return result

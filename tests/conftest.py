@@ -1,30 +1,22 @@
-"""Shared fixtures: the real embedding model once per session, an isolated store and instance
-per test, and the real data sets the phase tests run on."""
+"""Shared fixtures: the real embedding model once per session, and an isolated store and
+Dagster instance per test on each backend. Helpers that are not fixtures are in ``helpers.py``."""
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import secrets
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from consolidation_assets.phases.types import MemoryBatch
-from consolidation_assets.resources import EmbeddingService, MemoryStore
+from consolidation_assets.services.embedders import SentenceTransformerEmbedder
+from consolidation_assets.store import MemoryStore
 from consolidation_assets.store.engine import dispose_all
 
-REPO = Path(__file__).resolve().parent.parent
-TEST_DATA = Path(__file__).resolve().parent / "data"
-SHARED_DATA = Path(os.environ.get("CONSOLIDATION_SHARED_DATA", REPO.parent / "shared" / "data"))
-SAMPLE_DATA = REPO / "consolidation_assets" / "sample_data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "CONSOLIDATION_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 )
@@ -57,11 +49,11 @@ def no_inherited_definitions_state() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> EmbeddingService:
+def embedder() -> SentenceTransformerEmbedder:
     """The packaged all-MiniLM-L6-v2, loaded once for the whole session."""
-    service = EmbeddingService()
-    service.encode(["warm up"])
-    return service
+    model = SentenceTransformerEmbedder()
+    model.encode(["warm up"])
+    return model
 
 
 class PostgresServer:
@@ -147,7 +139,7 @@ def database_url(
 
 @pytest.fixture
 def store(database_url: str) -> MemoryStore:
-    return MemoryStore(database_url=database_url)
+    return MemoryStore(database_url)
 
 
 @pytest.fixture
@@ -161,76 +153,3 @@ def instance(backend: str, request: pytest.FixtureRequest) -> Iterator[dg.Dagste
         if backend == "postgresql":
             dagster_instance.wipe()
         yield dagster_instance
-
-
-def make_batch(
-    embedder: EmbeddingService,
-    texts: Sequence[str],
-    ids: Sequence[str] | None = None,
-    memory_types: Sequence[str] | None = None,
-    success: Sequence[bool | None] | None = None,
-    task_ids: Sequence[str | None] | None = None,
-) -> MemoryBatch:
-    """A batch of real texts embedded by the real model."""
-    n = len(texts)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    return MemoryBatch(
-        ids=list(ids or [f"m{i:05d}" for i in range(n)]),
-        texts=list(texts),
-        vectors=embedder.encode(list(texts), progress=False),
-        memory_types=list(memory_types or ["discovery"] * n),
-        success=list(success or [None] * n),
-        task_ids=list(task_ids or [f"task-{i}" for i in range(n)]),
-        created_at=[start + timedelta(minutes=i) for i in range(n)],
-    )
-
-
-def banking77_sample() -> tuple[list[str], list[str]]:
-    with (TEST_DATA / "banking77_sample.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [r["text"] for r in rows], [r["category"] for r in rows]
-
-
-def isabella_stream() -> list[dict]:
-    with (TEST_DATA / "generative_agents_isabella.jsonl").open() as f:
-        return [json.loads(line) for line in f]
-
-
-def shared_path(*parts: str) -> Path:
-    """A file of ../shared/data, or a skip naming what is missing."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent (set CONSOLIDATION_SHARED_DATA to the data directory)")
-    return path
-
-
-def sample_answer_key() -> dict:
-    return json.loads((TEST_DATA / "sample_answer_key.json").read_text())
-
-
-def ingest_sample(store: MemoryStore, project: str) -> int:
-    """Store one bundled sample project; returns how many memories it holds."""
-    from consolidation_assets.memory_input import parse_jsonl
-    from consolidation_assets.store.memories import insert_memories
-
-    path = SAMPLE_DATA / f"{project}.jsonl"
-    return insert_memories(
-        store.engine, parse_jsonl(path.read_bytes(), str(path)), str(path)
-    ).inserted
-
-
-def raw_digest(store: MemoryStore) -> str:
-    """A digest of every column of every raw memory: consolidation must never change it."""
-    import hashlib
-
-    from sqlalchemy import select
-
-    from consolidation_assets.store.models import Memory
-
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(Memory).order_by(Memory.seq)).all()
-    return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))

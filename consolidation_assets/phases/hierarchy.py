@@ -8,7 +8,7 @@ way, at a lower threshold, into level 2, and so on while that still groups anyth
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -18,11 +18,20 @@ from consolidation_assets.phases.text import (
     TermMatrix,
     class_keywords,
     key_sentence,
+    markdown_table,
     shorten,
     term_matrix,
     title_case_keywords,
 )
-from consolidation_assets.phases.types import MemoryBatch, Pattern, Principle, stable_id, unit
+from consolidation_assets.phases.types import (
+    MemoryBatch,
+    Pattern,
+    PhaseInputs,
+    PhaseOutput,
+    Principle,
+    stable_id,
+    unit,
+)
 
 # A principle is stated in the words of its most central member, and lessons, decisions and
 # warnings are what agents write as general rules; among near-equally central members they win.
@@ -35,12 +44,21 @@ class HierarchySettings:
     """``similarity_threshold`` applies at level 1 and shrinks by ``level_decay`` per level,
     never below ``min_similarity``: groups looser than that share no theme worth stating."""
 
-    similarity_threshold: float = 0.35
-    level_decay: float = 0.85
-    min_similarity: float = 0.28
-    max_levels: int = 3
-    neighbors: int = 10
-    keywords: int = 5
+    similarity_threshold: float = field(
+        default=0.35,
+        metadata={"description": "least average similarity between a level-1 principle's memories"},
+    )
+    level_decay: float = field(
+        default=0.85, metadata={"description": "threshold factor per higher level"}
+    )
+    min_similarity: float = field(
+        default=0.28, metadata={"description": "no level groups below this similarity"}
+    )
+    max_levels: int = field(default=3, metadata={"description": "most principle levels"})
+    neighbors: int = field(
+        default=10, metadata={"description": "nearest neighbours per pattern when grouping"}
+    )
+    keywords: int = field(default=5, metadata={"description": "keywords kept per principle"})
 
 
 @dataclass(frozen=True)
@@ -180,3 +198,18 @@ def _principles(
 def _with_parents(existing: list[Principle], parents: list[Principle]) -> list[Principle]:
     parent_of = {child: p.id for p in parents for child in p.child_ids}
     return [replace(p, parent_id=parent_of[p.id]) if p.id in parent_of else p for p in existing]
+
+
+def compute(inputs: PhaseInputs, settings: HierarchySettings) -> PhaseOutput:
+    """The phase as the registry runs it: principles over the project's patterns."""
+    result = build_hierarchy(
+        inputs.project_id, inputs.batch, inputs.upstream("patterns"), settings, inputs.terms
+    )
+    preview = markdown_table(
+        ["level", "patterns", "support", "statement"],
+        [
+            [str(p.level), str(len(p.pattern_ids)), str(p.support), shorten(p.statement, 110)]
+            for p in sorted(result.principles, key=lambda p: (-p.support, p.id))[:5]
+        ],
+    )
+    return PhaseOutput(result.principles, result.metrics, len(result.principles), preview)

@@ -17,7 +17,7 @@ canonical and nothing chains.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -28,18 +28,41 @@ from consolidation_assets.phases.text import (
     details,
     details_conflict,
     is_negated,
+    markdown_table,
     normalize,
+    shorten,
     word_coverage,
 )
-from consolidation_assets.phases.types import MemoryBatch, MergeGroup, stable_id
+from consolidation_assets.phases.types import (
+    MemoryBatch,
+    MergeGroup,
+    PhaseInputs,
+    PhaseOutput,
+    stable_id,
+)
 
 
 @dataclass(frozen=True)
 class MergeSettings:
-    duplicate_threshold: float = 0.85
-    min_cosine: float = 0.75
-    neighbors: int = 10
-    detail_guard: bool = True
+    """Thresholds of memory merging (each field's description shows in the launchpad)."""
+
+    duplicate_threshold: float = field(
+        default=0.85,
+        metadata={
+            "description": "least duplicate score (mean of cosine similarity and word coverage) "
+            "of a source and its merged memory's canonical"
+        },
+    )
+    min_cosine: float = field(
+        default=0.75, metadata={"description": "least cosine similarity of a merged pair"}
+    )
+    neighbors: int = field(default=10, metadata={"description": "merge candidates per memory"})
+    detail_guard: bool = field(
+        default=True,
+        metadata={
+            "description": "refuse merges of texts with conflicting numbers, paths, ids or negation"
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -263,3 +286,19 @@ def _group(
         first_seen=min(created),
         last_seen=max(created),
     )
+
+
+def compute(inputs: PhaseInputs, settings: MergeSettings) -> PhaseOutput:
+    """The phase as the registry runs it: merged memories, each tagged with its pattern."""
+    pattern_of = {m: p.id for p in inputs.upstream("patterns") for m in p.member_ids}
+    result = merge_memories(
+        inputs.project_id, inputs.batch, pattern_of, settings, inputs.graph(settings.neighbors)
+    )
+    preview = markdown_table(
+        ["sources", "min similarity", "canonical"],
+        [
+            [str(len(g.source_ids)), f"{g.min_similarity:.2f}", shorten(g.content, 100)]
+            for g in result.groups[:5]
+        ],
+    )
+    return PhaseOutput(result.groups, result.metrics, len(result.groups), preview)

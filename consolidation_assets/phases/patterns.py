@@ -9,7 +9,7 @@ keywords that set it apart from the rest of the project (class-based TF-IDF).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,12 +18,20 @@ from consolidation_assets.phases.linkage import average_linkage
 from consolidation_assets.phases.text import (
     TermMatrix,
     class_keywords,
+    markdown_table,
     saturating,
     sentences,
     shorten,
     term_matrix,
 )
-from consolidation_assets.phases.types import MemoryBatch, Pattern, stable_id, unit
+from consolidation_assets.phases.types import (
+    MemoryBatch,
+    Pattern,
+    PhaseInputs,
+    PhaseOutput,
+    stable_id,
+    unit,
+)
 
 PATTERN_TYPES = ("failure", "gotcha", "decision", "workflow", "success")
 _TYPE_VOTE = {
@@ -38,12 +46,17 @@ _TYPE_VOTE = {
 
 @dataclass(frozen=True)
 class PatternSettings:
-    """``similarity_threshold``: the least average cosine similarity inside a pattern."""
+    """Thresholds of pattern extraction (each field's description shows in the launchpad)."""
 
-    similarity_threshold: float = 0.5
-    min_support: int = 3
-    neighbors: int = 10
-    keywords: int = 6
+    similarity_threshold: float = field(
+        default=0.5,
+        metadata={"description": "least average cosine similarity between a pattern's memories"},
+    )
+    min_support: int = field(default=3, metadata={"description": "least memories per pattern"})
+    neighbors: int = field(
+        default=10, metadata={"description": "nearest neighbours per memory in the graph"}
+    )
+    keywords: int = field(default=6, metadata={"description": "keywords kept per pattern"})
 
 
 @dataclass(frozen=True)
@@ -184,3 +197,24 @@ def _pattern(
         member_similarities=tuple(round(float(s), 4) for s in similarity),
         centroid=centroid.astype(np.float32),
     )
+
+
+def compute(inputs: PhaseInputs, settings: PatternSettings) -> PhaseOutput:
+    """The phase as the registry runs it: the project's patterns from its memories."""
+    result = extract_patterns(
+        inputs.project_id, inputs.batch, settings, inputs.graph(settings.neighbors), inputs.terms
+    )
+    preview = markdown_table(
+        ["support", "type", "confidence", "keywords", "label"],
+        [
+            [
+                str(p.support),
+                p.pattern_type,
+                f"{p.confidence:.2f}",
+                ", ".join(p.keywords[:4]),
+                shorten(p.label, 90),
+            ]
+            for p in result.patterns[:5]
+        ],
+    )
+    return PhaseOutput(result.patterns, result.metrics, len(result.patterns), preview)

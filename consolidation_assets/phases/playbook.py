@@ -13,14 +13,22 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 
 from consolidation_assets.phases.neighbors import cross_nearest, nearest_neighbors
-from consolidation_assets.phases.text import lead_sentences, saturating, shorten
-from consolidation_assets.phases.types import MemoryBatch, Pattern, Principle, stable_id, unit
+from consolidation_assets.phases.text import lead_sentences, markdown_table, saturating, shorten
+from consolidation_assets.phases.types import (
+    MemoryBatch,
+    Pattern,
+    PhaseInputs,
+    PhaseOutput,
+    Principle,
+    stable_id,
+    unit,
+)
 
 CATEGORIES = ("troubleshooting", "gotchas", "architecture", "dependencies", "patterns")
 _CATEGORY_OF_TYPE = {
@@ -55,10 +63,24 @@ class PlaybookSettings:
     folded into one.
     """
 
-    min_pattern_confidence: float = 0.6
-    match_threshold: float = 0.9
-    duplicate_threshold: float = 0.9
-    support_overlap: float = 0.5
+    min_pattern_confidence: float = field(
+        default=0.6,
+        metadata={"description": "least confidence of a pattern that becomes an entry on its own"},
+    )
+    match_threshold: float = field(
+        default=0.9,
+        metadata={"description": "similarity at which a candidate reinforces an existing entry"},
+    )
+    duplicate_threshold: float = field(
+        default=0.9, metadata={"description": "similarity at which two candidates are one entry"}
+    )
+    support_overlap: float = field(
+        default=0.5,
+        metadata={
+            "description": "share of supporting memories at which a candidate is the same entry "
+            "as one of its own kind"
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -448,3 +470,29 @@ def _what_changed(old: EntryState, new: EntryState, candidate: EntryCandidate) -
     if not parts:
         parts.append("sources renamed")
     return "; ".join(parts)
+
+
+def compute(inputs: PhaseInputs, settings: PlaybookSettings) -> PhaseOutput:
+    """The phase as the registry runs it: the playbook updated from principles and patterns.
+
+    Its rows are the integration (the entries it changed and why), which the store upserts; the
+    row count is the number of active entries afterwards.
+    """
+    existing: list[EntryState] = inputs.previous()
+    candidates = build_candidates(
+        inputs.batch, inputs.upstream("patterns"), inputs.upstream("principles"), settings
+    )
+    result = integrate_playbook(
+        inputs.project_id, candidates, existing, inputs.now, settings, inputs.in_scope
+    )
+    changed = {e.id: e for e in result.written}
+    known = {e.id for e in existing}
+    entries = [changed.get(e.id, e) for e in existing] + [
+        e for e in result.written if e.id not in known
+    ]
+    active = sorted((e for e in entries if e.status == "active"), key=lambda e: (-e.priority, e.id))
+    preview = markdown_table(
+        ["category", "priority", "entry"],
+        [[e.category, f"{e.priority:.2f}", shorten(e.content, 110)] for e in active[:5]],
+    )
+    return PhaseOutput(result, result.metrics, len(active), preview)

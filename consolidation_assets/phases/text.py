@@ -252,3 +252,14 @@ def title_case_keywords(keywords: Sequence[str], limit: int = 3) -> str:
 def saturating(count: float, scale: float) -> float:
     """``1 - exp(-count / scale)``: how much more evidence still adds."""
     return 1.0 - math.exp(-max(count, 0.0) / scale)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table; pipes and line breaks inside cells are escaped."""
+
+    def cell(value: str) -> str:
+        return value.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)

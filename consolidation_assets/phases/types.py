@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from consolidation_assets.phases.graph import TextGraph
+    from consolidation_assets.phases.text import TermMatrix
 
 
 @dataclass(frozen=True)
@@ -99,3 +104,40 @@ def unit(vector: np.ndarray) -> np.ndarray:
     """``vector`` scaled to unit length (zero stays zero)."""
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
+
+
+class PhaseInputs(Protocol):
+    """What a phase may read. The runner loads each part on first use and shares it between the
+    phases of a run, so a phase that needs no memories (reusing its output) costs nothing."""
+
+    project_id: str
+    now: datetime
+    # The memory ids a narrowed run looked at; None when the run saw every memory.
+    in_scope: frozenset[str] | None
+
+    @property
+    def batch(self) -> MemoryBatch: ...
+
+    @property
+    def terms(self) -> TermMatrix: ...
+
+    def graph(self, k: int) -> TextGraph: ...
+
+    def upstream(self, phase: str) -> Any:
+        """The rows an upstream phase wrote: in this run if it ran, else as stored."""
+        ...
+
+    def previous(self) -> Any:
+        """The rows this phase wrote last time, for phases that update rather than replace."""
+        ...
+
+
+@dataclass(frozen=True)
+class PhaseOutput:
+    """What a phase computed: ``rows`` (what the store writes and later phases read), numeric
+    metrics, how many rows the output holds, and a Markdown preview of the top of it."""
+
+    rows: Any
+    metrics: dict[str, float | int]
+    row_count: int
+    preview: str

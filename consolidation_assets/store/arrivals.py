@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 
 from consolidation_assets.store.models import ConsolidationJob, Memory
-from consolidation_assets.triggers import ProjectArrivals
+
+
+@dataclass(frozen=True)
+class ProjectArrivals:
+    """New memories of one project since a cursor: how many, and the highest ``seq``."""
+
+    project_id: str
+    count: int
+    max_seq: int
 
 
 def arrivals_since(engine: Engine, last_seq: int) -> list[ProjectArrivals]:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from consolidation_assets.settings import LOCK_TIMEOUT_ENV, lock_timeout_seconds
-
+# The setting that bounds the wait, named in the error so a user knows what to change.
+LOCK_TIMEOUT_ENV = "CONSOLIDATION_LOCK_TIMEOUT_SECONDS"
 _POLL_SECONDS = 0.2
 _memory_locks: dict[tuple[int, str], threading.Lock] = {}
 _memory_locks_guard = threading.Lock()
@@ -43,9 +43,8 @@ def advisory_key(project_id: str) -> int:
 
 
 @contextmanager
-def project_lock(engine: Engine, project_id: str, timeout: float | None = None) -> Iterator[None]:
+def project_lock(engine: Engine, project_id: str, timeout: float) -> Iterator[None]:
     """Hold the project's write lock; ProjectBusyError after ``timeout`` seconds of waiting."""
-    timeout = lock_timeout_seconds() if timeout is None else timeout
     deadline = time.monotonic() + timeout
     if engine.dialect.name == "postgresql":
         with _advisory_lock(engine, project_id, deadline, timeout):

@@ -4,16 +4,55 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
 
-from consolidation_assets.memory_input import InvalidMemoriesError, NewMemory, Problem
-from consolidation_assets.scope import Scope
 from consolidation_assets.store._sql import bulk_insert, chunks
 from consolidation_assets.store.engine import transaction
 from consolidation_assets.store.models import Memory
+from consolidation_assets.store.scope import Scope
+
+
+def content_hash(text: str) -> str:
+    """The key of a text in the embedding cache and in exact-duplicate detection."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewMemory:
+    """A validated memory, ready to be stored; ``line`` is where its input named it."""
+
+    id: str
+    project_id: str
+    memory_type: str
+    content: str
+    created_at: datetime
+    goal: str | None = None
+    result: str | None = None
+    feedback: str | None = None
+    tool_usage: Any = None
+    task_id: str | None = None
+    agent_id: str | None = None
+    success: bool | None = None
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    line: int = field(default=0, compare=False)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.content)
+
+
+class ConflictingIdsError(ValueError):
+    """Memories whose ids are already stored with other content or in another project; the
+    batch was refused whole. ``conflicts`` holds (line, id) pairs."""
+
+    def __init__(self, conflicts: list[tuple[int, str]]) -> None:
+        self.conflicts = conflicts
+        super().__init__(f"{len(conflicts)} id(s) already stored with other content")
 
 
 @dataclass(frozen=True)
@@ -27,9 +66,10 @@ class IngestReport:
     seen_projects: tuple[str, ...] = ()
 
 
-def insert_memories(engine: Engine, memories: Sequence[NewMemory], source: str) -> IngestReport:
+def insert_memories(engine: Engine, memories: Sequence[NewMemory]) -> IngestReport:
     """Store validated memories in one transaction; ids already stored with the same content
-    are skipped, and an id stored with other content refuses the whole batch."""
+    are skipped, and an id stored with other content refuses the whole batch
+    (ConflictingIdsError, nothing written)."""
     now = datetime.now(UTC)
     with transaction(engine) as session:
         stored: dict[str, tuple[str, str]] = {}
@@ -39,17 +79,13 @@ def insert_memories(engine: Engine, memories: Sequence[NewMemory], source: str) 
                 select(Memory.id, Memory.project_id, Memory.content_hash).where(Memory.id.in_(part))
             )
             stored.update({row.id: (row.project_id, row.content_hash) for row in rows})
-        problems = [
-            Problem(
-                m.line or number,
-                "id",
-                f"{m.id!r} is already stored with other content or in another project",
-            )
+        conflicts = [
+            (m.line or number, m.id)
             for number, m in enumerate(memories, start=1)
             if m.id in stored and stored[m.id] != (m.project_id, m.content_hash)
         ]
-        if problems:
-            raise InvalidMemoriesError(source, problems)
+        if conflicts:
+            raise ConflictingIdsError(conflicts)
         new = [m for m in memories if m.id not in stored]
         bulk_insert(
             session,
@@ -173,3 +209,17 @@ def count_memories(engine: Engine, project_id: str) -> int:
 def list_projects(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return list(conn.scalars(select(Memory.project_id).distinct().order_by(Memory.project_id)))
+
+
+def data_versions(
+    engine: Engine, projects: Sequence[str] | None = None
+) -> dict[str, tuple[int, int]]:
+    """Per project, (memories stored, highest arrival number): raw memories are only ever
+    added, so the pair changes exactly when a project's memories do."""
+    query = select(Memory.project_id, func.count(), func.max(Memory.seq)).group_by(
+        Memory.project_id
+    )
+    if projects is not None:
+        query = query.where(Memory.project_id.in_(list(projects)))
+    with engine.connect() as conn:
+        return {p: (int(n), int(s)) for p, n, s in conn.execute(query)}

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, delete, select, update
 
-from consolidation_assets import failpoints
 from consolidation_assets.phases.playbook import EntryChange, EntryState
 from consolidation_assets.phases.types import MergeGroup, Pattern, Principle
+from consolidation_assets.store import failpoints
 from consolidation_assets.store._sql import bulk_insert, chunks, from_bytes, to_bytes
 from consolidation_assets.store.engine import transaction
 from consolidation_assets.store.models import (
@@ -397,3 +398,33 @@ def write_playbook(
                 for c in changes
             ],
         )
+
+
+def write_output(
+    engine: Engine, phase: str, project_id: str, rows: Any, run_id: str | None, now: datetime
+) -> None:
+    """Write a phase's rows: replace the project's output, or upsert the playbook."""
+    if phase == "playbook_entries":
+        write_playbook(engine, project_id, rows.written, rows.changes, run_id, now)
+        return
+    writers = {
+        "patterns": replace_patterns,
+        "merged_memories": replace_merged,
+        "principles": replace_principles,
+    }
+    if phase not in writers:
+        raise KeyError(f"the store keeps no output of a phase named {phase!r}")
+    writers[phase](engine, project_id, rows, run_id)
+
+
+def load_output(engine: Engine, phase: str, project_id: str) -> list[Any]:
+    """A phase's stored rows for the project, as the phase computed them."""
+    loaders = {
+        "patterns": load_patterns,
+        "merged_memories": load_merged,
+        "principles": load_principles,
+        "playbook_entries": load_playbook,
+    }
+    if phase not in loaders:
+        raise KeyError(f"the store keeps no output of a phase named {phase!r}")
+    return loaders[phase](engine, project_id)

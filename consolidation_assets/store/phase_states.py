@@ -1,4 +1,4 @@
-"""What each phase last wrote for a project and under which inputs (see steps.reuse)."""
+"""What each phase last wrote for a project and under which inputs (see services.runner)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from consolidation_assets.store.engine import transaction
-from consolidation_assets.store.models import (
-    MergedMemory,
-    Pattern,
-    PhaseState,
-    PlaybookEntry,
-    Principle,
-)
-
-_OUTPUT_TABLE = {
-    "patterns": Pattern,
-    "merged_memories": MergedMemory,
-    "principles": Principle,
-    "playbook_entries": PlaybookEntry,
-}
+from consolidation_assets.store.models import Base, PhaseState
 
 
 @dataclass(frozen=True)
@@ -63,11 +50,12 @@ def save_state(
         row.updated_at = datetime.now(UTC)
 
 
-def output_rows(engine: Engine, project_id: str, phase: str) -> int:
-    """How many rows of its output the phase has for the project now."""
-    table = _OUTPUT_TABLE[phase]
-    query = select(func.count()).select_from(table).where(table.project_id == project_id)
-    if table is PlaybookEntry:
-        query = query.where(PlaybookEntry.status == "active")
+def output_rows(engine: Engine, project_id: str, table_name: str) -> int:
+    """How many live rows the project has in a phase's output table (active ones, where the
+    table keeps a status)."""
+    table = Base.metadata.tables[table_name]
+    query = select(func.count()).select_from(table).where(table.c.project_id == project_id)
+    if "status" in table.c:
+        query = query.where(table.c.status == "active")
     with engine.connect() as conn:
         return int(conn.scalar(query) or 0)

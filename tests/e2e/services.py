@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 BIN = Path(sys.executable).parent
 ASSETS = ["patterns", "merged_memories", "principles", "playbook_entries"]
@@ -110,7 +110,7 @@ class Services:
             "-p",
             str(port),
             "-m",
-            "consolidation_assets.definitions",
+            "consolidation_assets.defs.definitions",
             "--location-name",
             "consolidation",
         )

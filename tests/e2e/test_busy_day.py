@@ -24,13 +24,13 @@ import dagster as dg
 import pytest
 
 from benchmarks.corpus import project_memories
-from consolidation_assets.checks import consolidation_checks
+from consolidation_assets.defs.checks import consolidation_checks
 from consolidation_assets.store import integrity
 from consolidation_assets.store.engine import get_engine
 from consolidation_assets.store.jobs import list_jobs
 from consolidation_assets.store.run_snapshots import snapshot_count
-from tests.conftest import REPO, TEST_DATA, banking77_sample
 from tests.e2e.services import Services, wait_for
+from tests.helpers import REPO, TEST_DATA, banking77_sample
 
 pytestmark = pytest.mark.slow
 

@@ -5,17 +5,20 @@ through the GraphQL API the UI uses; a third project's memories ingested while t
 so the sensor launches its run; then every job record, output and check result verified.
 """
 
+import json
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from consolidation_assets.checks import consolidation_checks
-from consolidation_assets.export import export_project
+from consolidation_assets.defs.checks import consolidation_checks
+from consolidation_assets.services.export import export_project
 from consolidation_assets.store.engine import get_engine
 from consolidation_assets.store.jobs import list_jobs
-from tests.conftest import SAMPLE_DATA
-from tests.e2e.services import Services, partition_of, runs_tagged, wait_for
+from tests.e2e.services import ASSETS, Services, partition_of, runs_tagged, wait_for
+from tests.helpers import SAMPLE_DATA
+
+pytestmark = pytest.mark.slow
 
 
 def first_lines(project: str, count: int, tmp_path: Path) -> Path:
@@ -106,3 +109,28 @@ def test_backfill_and_sensor_runs_through_webserver_and_daemon(
             results = [r.event_log_entry.dagster_event.event_specific_data for r in evaluations]
             assert len(results) == len(consolidation_checks), run_id
             assert all(e.passed for e in results), [(e.check_name, e.passed) for e in results]
+
+    late = tmp_path / "late.jsonl"
+    late.write_text(
+        json.dumps({"id": "wb-late-1", "project_id": "web-backend", "content": "A later note."})
+        + "\n"
+    )
+    services.cli("ingest", str(late))
+    assert stale_statuses(services, "web-backend") == dict.fromkeys(ASSETS, "STALE")
+    assert stale_statuses(services, "mobile-app") == dict.fromkeys(ASSETS, "FRESH")
+
+
+STALE = """
+query($partition: String!) {
+  assetNodes { assetKey { path } staleStatus(partition: $partition) }
+}"""
+
+
+def stale_statuses(services: Services, project: str) -> dict[str, str]:
+    """What the UI says of each consolidation asset's partition: fresh, stale or missing."""
+    nodes = services.graphql(STALE, {"partition": project})["assetNodes"]
+    return {
+        n["assetKey"]["path"][0]: n["staleStatus"]
+        for n in nodes
+        if n["assetKey"]["path"][0] in ASSETS
+    }

@@ -17,13 +17,13 @@ import dagster as dg
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from consolidation_assets.assets import consolidation_assets
-from consolidation_assets.checks import consolidation_checks
-from consolidation_assets.ingest import ingest_memories
-from consolidation_assets.memory_input import MAX_CONTENT_CHARS, MEMORY_TYPES
-from consolidation_assets.partitions import PROJECTS_PARTITION
+from consolidation_assets.defs.assets import consolidation_assets
+from consolidation_assets.defs.checks import consolidation_checks
+from consolidation_assets.defs.partitions import PROJECTS_PARTITION
+from consolidation_assets.services.ingest import ingest_memories
+from consolidation_assets.services.memory_input import MAX_CONTENT_CHARS, MEMORY_TYPES
 from consolidation_assets.store import integrity, outputs
-from tests.conftest import SAMPLE_DATA, raw_digest
+from tests.helpers import SAMPLE_DATA, raw_digest, run_resources
 
 SAMPLE_TEXTS = sorted(
     {
@@ -104,7 +104,7 @@ def test_every_generated_project_consolidates_cleanly(
             [*consolidation_assets, *consolidation_checks],
             instance=instance,
             partition_key=project,
-            resources={"memory_store": store, "embeddings": embedder},
+            resources=run_resources(store, embedder),
             raise_on_error=False,
         )
 

@@ -1,9 +1,10 @@
 """Alembic environment of the memory store: run from `consolidation db upgrade`, the engine's
 first use, or the `alembic` command with CONSOLIDATION_DATABASE_URL set."""
 
+import os
+
 from alembic import context
 
-from consolidation_assets import settings
 from consolidation_assets.store.engine import create_bare_engine
 from consolidation_assets.store.models import Base, UTCDateTime
 
@@ -33,7 +34,10 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_bare_engine(config.get_main_option("sqlalchemy.url") or settings.database_url())
+    url = config.get_main_option("sqlalchemy.url") or os.environ.get("CONSOLIDATION_DATABASE_URL")
+    if not url:
+        raise SystemExit("set CONSOLIDATION_DATABASE_URL to the memory store to migrate")
+    engine = create_bare_engine(url)
     with engine.connect() as conn:
         context.configure(connection=conn, **OPTIONS)
         with context.begin_transaction():

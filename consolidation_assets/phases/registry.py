@@ -1,0 +1,147 @@
+"""The one list of consolidation phases; everything else reads it.
+
+Each phase is a name (its asset's and its output's), the name job records use, a settings
+dataclass, a compute function from :class:`PhaseInputs` to :class:`PhaseOutput`, the phases it
+truly reads (every phase also reads the project's memories), the store tables it writes, and an
+algorithm version. The Dagster assets, their run config, the lineage, the checks' targets, the
+job records and the benchmarks are all built from this list, so a new phase is a new module and
+one more entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from consolidation_assets.phases import hierarchy, merging, patterns, playbook
+from consolidation_assets.phases.types import PhaseInputs, PhaseOutput
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One consolidation phase.
+
+    ``version`` is the algorithm's version: bump it when the phase computes something different
+    from the same inputs, so stored outputs are recomputed and the asset shows a new code
+    version. ``updates_previous`` marks a phase that reads its own last output and updates it
+    (the playbook) rather than replacing it. ``change_metrics`` are metrics of what a run changed,
+    which a run that reuses the stored output reports as zero.
+    """
+
+    name: str
+    step: str
+    settings_type: type
+    compute: Callable[[PhaseInputs, Any], PhaseOutput]
+    upstream: tuple[str, ...]
+    outputs: tuple[str, ...]
+    version: str
+    description: str
+    kinds: tuple[str, ...] = ("python", "sql")
+    updates_previous: bool = False
+    change_metrics: tuple[str, ...] = ()
+
+    def settings(self, values: dict[str, Any] | None = None) -> Any:
+        """The settings dataclass from a mapping of field values (defaults for the rest)."""
+        names = {f.name for f in fields(self.settings_type)}
+        return self.settings_type(**{k: v for k, v in (values or {}).items() if k in names})
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase(
+        name="patterns",
+        step="pattern_extraction",
+        settings_type=patterns.PatternSettings,
+        compute=patterns.compute,
+        upstream=(),
+        outputs=("patterns", "pattern_members"),
+        version="7",
+        description=(
+            "Recurring patterns across the project's memories. Memories are embedded (cache "
+            "first), clustered by average linkage on their nearest-neighbour graph with no k to "
+            "choose, and every cluster of at least `min_support` memories becomes a pattern "
+            "labelled by its most central memory and its distinctive keywords."
+        ),
+        kinds=("python", "pytorch", "sql"),
+    ),
+    Phase(
+        name="merged_memories",
+        step="memory_merging",
+        settings_type=merging.MergeSettings,
+        compute=merging.compute,
+        upstream=("patterns",),
+        outputs=("merged_memories", "merged_memory_sources"),
+        version="7",
+        description=(
+            "Near-duplicate memories merged into one, every source kept and linked. Exact "
+            "duplicates always merge; near-duplicates merge when their duplicate score (the mean "
+            "of cosine similarity and word coverage) clears the threshold, unless they commit to "
+            "different details (numbers, versions, paths, ids, error codes, negation). Each "
+            "merged memory names the pattern its canonical memory belongs to."
+        ),
+    ),
+    Phase(
+        name="principles",
+        step="hierarchy_creation",
+        settings_type=hierarchy.HierarchySettings,
+        compute=hierarchy.compute,
+        upstream=("patterns",),
+        outputs=("principles", "principle_patterns"),
+        version="7",
+        description=(
+            "Principles abstracted from patterns (level 1) and from principles (level 2 and up). "
+            "Each principle covers at least two patterns and is measured on their member "
+            "memories, never on summaries of summaries."
+        ),
+    ),
+    Phase(
+        name="playbook_entries",
+        step="playbook_integration",
+        settings_type=playbook.PlaybookSettings,
+        compute=playbook.compute,
+        upstream=("patterns", "principles"),
+        outputs=("playbook_entries", "playbook_entry_memories", "playbook_changes"),
+        version="7",
+        description=(
+            "The playbook agents read before they work: entries created, reinforced or marked "
+            "stale. Entries are matched to principles and strong patterns by meaning; nothing is "
+            "deleted and feedback counters survive every run."
+        ),
+        updates_previous=True,
+        change_metrics=(
+            "playbook_entries_created",
+            "playbook_entries_updated",
+            "playbook_entries_stale",
+            "playbook_entries_reactivated",
+        ),
+    ),
+)
+
+PHASE_NAMES: tuple[str, ...] = tuple(p.name for p in PHASES)
+_BY_NAME = {p.name: p for p in PHASES}
+
+
+def phase(name: str) -> Phase:
+    """The phase called ``name``; KeyError naming the known ones otherwise."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no phase {name!r}; the phases are {', '.join(PHASE_NAMES)}") from None
+
+
+def downstream(name: str) -> tuple[str, ...]:
+    """The phases that read ``name``'s output."""
+    return tuple(p.name for p in PHASES if name in p.upstream)
+
+
+def _check_order() -> None:
+    """Every phase's upstream phases come before it, so running PHASES in order is valid."""
+    seen: set[str] = set()
+    for p in PHASES:
+        missing = [u for u in p.upstream if u not in seen]
+        if missing:
+            raise ValueError(f"phase {p.name!r} reads {missing} before they are computed")
+        seen.add(p.name)
+
+
+_check_order()
