@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,6 +30,11 @@ BIN = Path(sys.executable).parent
 ASSETS = ["patterns", "merged_memories", "principles", "playbook_entries"]
 DEADLINE = 600
 T = TypeVar("T")
+
+
+def far_from_now_cron() -> str:
+    """A daily cron twelve hours away, so the nightly schedule cannot launch runs mid-test."""
+    return f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
 
 
 def free_port() -> int:
@@ -76,6 +82,8 @@ class Services:
             "CONSOLIDATION_DATABASE_URL": self.database_url,
             "CONSOLIDATION_RUN_THRESHOLD": "150",
             "CONSOLIDATION_SENSOR_INTERVAL_SECONDS": "5",
+            "CONSOLIDATION_NIGHTLY_CRON": far_from_now_cron(),
+            "CONSOLIDATION_SCHEDULE_TIMEZONE": "UTC",
             **(env or {}),
         }
         if instance_url:

@@ -17,15 +17,14 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.conftest import REPO, SAMPLE_DATA
 from tests.e2e.services import ASSETS, Services, wait_for
+from tests.helpers import REPO, SAMPLE_DATA
 
 pytestmark = pytest.mark.slow
 
@@ -79,11 +78,6 @@ def browser(chromium: Path) -> Iterator[Browser]:
             launched.close()
 
 
-def far_from_now_cron() -> str:
-    """A daily cron twelve hours away, so the nightly schedule cannot launch runs mid-test."""
-    return f"0 {(datetime.now(UTC).hour + 12) % 24} * * *"
-
-
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
     """The webserver and the daemon over the three sample projects, with every automatic
@@ -94,8 +88,6 @@ def services(tmp_path: Path) -> Iterator[Services]:
         None,
         env={
             "CONSOLIDATION_RUN_THRESHOLD": "1000000",
-            "CONSOLIDATION_NIGHTLY_CRON": far_from_now_cron(),
-            "CONSOLIDATION_SCHEDULE_TIMEZONE": "UTC",
         },
     )
     try:
