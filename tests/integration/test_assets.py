@@ -1,12 +1,19 @@
-"""The four assets through `materialize` on a temporary instance, by project partition."""
+"""The phase assets through `materialize` on a temporary instance, by project partition."""
+
+import dataclasses
 
 import dagster as dg
+import numpy as np
 import pytest
 
 from consolidation_assets.defs.assets import consolidation_assets
-from consolidation_assets.defs.definitions import defs
+from consolidation_assets.defs.definitions import RESOURCES, defs
 from consolidation_assets.defs.partitions import PROJECTS_PARTITION
+from consolidation_assets.phases.registry import PHASES
+from consolidation_assets.services.embedders import HashingEmbedder
 from consolidation_assets.store import outputs
+from consolidation_assets.store.embeddings import fill_cached
+from consolidation_assets.store.memories import load_memories
 from tests.helpers import ingest_sample, raw_digest, run_resources
 
 EXPECTED_METRICS = {
@@ -100,8 +107,46 @@ def test_a_scoped_run_considers_only_its_memory_types(instance, store, embedder)
     )
     metadata = result.asset_materializations_for_node("patterns")[0].metadata
     assert metadata["scope"].data["memory_types"] == ["error_fix"]
-    from consolidation_assets.store.memories import load_memories
-
     everything = load_memories(store.engine, "web-backend")
     errors = everything.memory_types.count("error_fix")
     assert metadata["memories_processed"].value == errors < len(everything.ids)
+
+
+def test_every_phase_setting_is_run_config_with_its_description(instance, store) -> None:
+    job = defs.resolve_job_def("consolidation_job")
+    ops = job.run_config_schema.config_type.fields["ops"].config_type.fields
+    for phase in PHASES:
+        fields = ops[phase.name].config_type.fields["config"].config_type.fields
+        for setting in dataclasses.fields(phase.settings_type):
+            assert setting.name in fields, (phase.name, setting.name)
+            assert fields[setting.name].description == setting.metadata["description"]
+            assert fields[setting.name].default_value == setting.default
+        assert {"memory_types", "since", "until"} <= set(fields)
+
+
+def test_the_wiring_runs_with_any_embedder(instance, store) -> None:
+    """The deterministic hashing embedder stands in for the model: the run, its settings from
+    run config and the embedding cache work the same with any Embedder."""
+    ingest_sample(store, "data-pipeline")
+    instance.add_dynamic_partitions(PROJECTS_PARTITION, ["data-pipeline"])
+    embedder = HashingEmbedder()
+    result = dg.materialize(
+        consolidation_assets,
+        instance=instance,
+        partition_key="data-pipeline",
+        resources=run_resources(store, embedder),
+        run_config={"ops": {"patterns": {"config": {"min_support": 5}}}},
+    )
+    assert result.success
+    metadata = result.asset_materializations_for_node("patterns")[0].metadata
+    assert metadata["setting_min_support"].value == 5
+    assert all(p.support >= 5 for p in outputs.load_patterns(store.engine, "data-pipeline"))
+    hashes = sorted(set(load_memories(store.engine, "data-pipeline").content_hashes))
+    assert metadata["memories_embedded"].value == len(hashes)
+    out = np.zeros((len(hashes), embedder.dimension), dtype=np.float32)
+    assert fill_cached(store.engine, embedder.model_id, hashes, out).all()
+
+
+def test_the_ui_shows_the_database_url_variable_never_the_url() -> None:
+    memory_store = RESOURCES["memory_store"]
+    assert memory_store.database_url == dg.EnvVar("CONSOLIDATION_DATABASE_URL")
