@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from consolidation_assets.services.embedders import SentenceTransformerEmbedder
 from consolidation_assets.store import MemoryStore
 from consolidation_assets.store.engine import dispose_all
+from tests.helpers import RememberingEmbedder
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CONSOLIDATION_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -49,9 +50,10 @@ def no_inherited_definitions_state() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def embedder() -> SentenceTransformerEmbedder:
-    """The packaged all-MiniLM-L6-v2, loaded once for the whole session."""
-    model = SentenceTransformerEmbedder()
+def embedder() -> RememberingEmbedder:
+    """The packaged all-MiniLM-L6-v2, loaded once for the whole session; a text embedded once
+    in the session is not embedded again (its vector is the model's, bit for bit)."""
+    model = RememberingEmbedder(SentenceTransformerEmbedder())
     model.encode(["warm up"])
     return model
 
@@ -153,3 +155,12 @@ def instance(backend: str, request: pytest.FixtureRequest) -> Iterator[dg.Dagste
         if backend == "postgresql":
             dagster_instance.wipe()
         yield dagster_instance
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The PostgreSQL variant of a test is slow: ``make test-fast`` runs every test on SQLite,
+    ``make test`` on both backends."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "postgresql":
+            item.add_marker(pytest.mark.slow)

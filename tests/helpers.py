@@ -31,6 +31,35 @@ SAMPLE_DATA = REPO / "consolidation_assets" / "sample_data"
 RESULTS = REPO / "test-results"
 
 
+class RememberingEmbedder:
+    """An embedder that keeps every vector it computed for the rest of the test session.
+
+    The real model gives the same vector for the same text, so tests that consolidate the
+    same sample projects again and again need not embed them again; each fresh store still
+    counts and caches its own embeddings, as in production.
+    """
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self._vectors: dict[str, np.ndarray] = {}
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            self._vectors.update(zip(missing, self.inner.encode(missing), strict=True))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts])
+
+
 def before_phase(monkeypatch: pytest.MonkeyPatch, name: str, action: Callable[[], Any]) -> None:
     """Do ``action`` inside the run, just before the phase ``name`` starts (ingest during a run,
     a failing phase, a tampered memory)."""

@@ -27,6 +27,7 @@ def cli_env(tmp_path: Path, database_url: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_ingest_run_export_follow_the_contract(cli_env, tmp_path) -> None:
     source = SAMPLE_DATA / "data-pipeline.jsonl"
     lines = source.read_text().splitlines()
@@ -110,6 +111,7 @@ def test_run_refuses_an_unsafe_project_id(cli_env) -> None:
     assert result.returncode == 2 and "not a valid project id" in result.stderr
 
 
+@pytest.mark.slow
 def test_agent_tools_from_the_command_line(cli_env) -> None:
     source = SAMPLE_DATA / "web-backend.jsonl"
     assert consolidation("ingest", str(source), env=cli_env).returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -13,7 +14,7 @@ from consolidation_assets.engine import ConsolidationEngine
 from consolidation_assets.phases.search import HybridIndex, search_terms
 from consolidation_assets.services.agent_tools import KnowledgeBase, feedback_weight, render_lineage
 from consolidation_assets.services.memory_input import validate_memories
-from consolidation_assets.store import outputs
+from consolidation_assets.store import MemoryStore, outputs
 from consolidation_assets.store.knowledge import UnknownEntryError, entry_history
 from consolidation_assets.store.memories import insert_memories
 from consolidation_assets.store.models import MergedMemorySource, PlaybookChange, PlaybookEntry
@@ -31,12 +32,39 @@ def ingest(store, records: list[dict]) -> None:
     insert_memories(store.engine, validate_memories(records, "test"))
 
 
-@pytest.fixture
-def knowledge(store, embedder, instance) -> KnowledgeBase:
+def consolidate(store: MemoryStore, embedder, instance: dg.DagsterInstance) -> KnowledgeBase:
     ingest(store, sample_records())
     result = ConsolidationEngine(store, embedder, PROJECT, instance=instance).execute()
     assert result.status.value == "completed", result.error_message
     return KnowledgeBase(store, embedder)
+
+
+@pytest.fixture(scope="module")
+def consolidated(
+    backend, tmp_path_factory, embedder, request
+) -> Iterator[tuple[KnowledgeBase, dg.DagsterInstance]]:
+    """The sample project consolidated once per backend, for the tests that only read it."""
+    overrides = None
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('agent_tools') / 'memories.db'}"
+    else:
+        server = request.getfixturevalue("postgres_server")
+        url = server.create_database("agent_tools")
+        overrides = {"storage": {"postgres": {"postgres_url": server.create_database("tools")}}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        yield consolidate(MemoryStore(url), embedder, instance), instance
+
+
+@pytest.fixture
+def knowledge(consolidated) -> KnowledgeBase:
+    """The shared consolidated project, read only."""
+    return consolidated[0]
+
+
+@pytest.fixture
+def own_knowledge(store, embedder, instance) -> KnowledgeBase:
+    """A consolidated project of the test's own, which it may change (feedback)."""
+    return consolidate(store, embedder, instance)
 
 
 def test_search_terms_keep_codes_and_file_names_whole_and_by_parts() -> None:
@@ -83,8 +111,8 @@ def test_search_finds_the_pattern_of_a_described_problem(knowledge) -> None:
     assert len(best & topic) >= len(best) / 2
 
 
-def test_memories_absorbed_by_a_merge_are_returned_once(knowledge, store) -> None:
-    with store.engine.connect() as conn:
+def test_memories_absorbed_by_a_merge_are_returned_once(knowledge) -> None:
+    with knowledge.store.engine.connect() as conn:
         absorbed = set(conn.scalars(select(MergedMemorySource.memory_id)))
     assert absorbed
     results = knowledge.search("database connection pool", PROJECT, level=1, limit=200)
@@ -132,7 +160,8 @@ def test_context_puts_entries_first_and_keeps_its_budget(knowledge, budget) -> N
     assert data["chars"] == len(context.markdown)
 
 
-def test_harmful_feedback_sinks_an_entry_in_context(knowledge) -> None:
+def test_harmful_feedback_sinks_an_entry_in_context(own_knowledge) -> None:
+    knowledge = own_knowledge
     task = "stop duplicate order confirmation emails from celery"
     first = knowledge.context(task, PROJECT).entries[0]["id"]
     for _ in range(3):
@@ -142,8 +171,8 @@ def test_harmful_feedback_sinks_an_entry_in_context(knowledge) -> None:
     assert feedback_weight(0, 3) < 1 < feedback_weight(3, 0)
 
 
-def test_lineage_goes_from_a_memory_to_its_entry_and_back(knowledge, store) -> None:
-    with store.engine.connect() as conn:
+def test_lineage_goes_from_a_memory_to_its_entry_and_back(knowledge) -> None:
+    with knowledge.store.engine.connect() as conn:
         entry_id = conn.scalar(
             select(PlaybookEntry.id)
             .where(PlaybookEntry.status == "active", PlaybookEntry.source_kind == "principle")
@@ -215,7 +244,7 @@ def test_feedback_survives_a_rerun_that_rewords_entries(store, embedder, instanc
         knowledge.feedback("no-such-entry", helpful=True)
 
 
-def test_figures_count_what_was_consolidated(knowledge, store) -> None:
+def test_figures_count_what_was_consolidated(knowledge) -> None:
     figures = knowledge.stats(PROJECT)
     total = len(sample_records())
     assert figures["total_memories"] == total
@@ -228,7 +257,8 @@ def test_figures_count_what_was_consolidated(knowledge, store) -> None:
     assert figures["playbook"]["active"] > 0
 
 
-def test_an_index_is_rebuilt_only_when_the_store_changes(knowledge) -> None:
+def test_an_index_is_rebuilt_only_when_the_store_changes(own_knowledge) -> None:
+    knowledge = own_knowledge
     first = knowledge.index(PROJECT)
     assert knowledge.index(PROJECT) is first
     entry = first.playbook.ids[0]
@@ -239,7 +269,8 @@ def test_an_index_is_rebuilt_only_when_the_store_changes(knowledge) -> None:
     assert rebuilt.items is first.items, "feedback alone must not rebuild the item index"
 
 
-def test_the_playbook_asset_carries_the_figures(knowledge, instance) -> None:
+def test_the_playbook_asset_carries_the_figures(consolidated) -> None:
+    knowledge, instance = consolidated
     latest = instance.fetch_materializations(
         dg.AssetRecordsFilter(
             asset_key=dg.AssetKey("playbook_entries"), asset_partitions=[PROJECT]

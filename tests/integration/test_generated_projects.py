@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,8 @@ from consolidation_assets.services.ingest import ingest_memories
 from consolidation_assets.services.memory_input import MAX_CONTENT_CHARS, MEMORY_TYPES
 from consolidation_assets.store import integrity, outputs
 from tests.helpers import SAMPLE_DATA, raw_digest, run_resources
+
+pytestmark = pytest.mark.slow
 
 SAMPLE_TEXTS = sorted(
     {

@@ -26,6 +26,8 @@ from consolidation_assets.services.memory_input import (
 from consolidation_assets.store.engine import get_engine
 from consolidation_assets.store.models import Memory
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = 500
 MIN_LINES = 15
 MAX_LINES = 60
