@@ -297,12 +297,16 @@ def integrate_playbook(
     now: datetime,
     settings: PlaybookSettings | None = None,
     in_scope: Iterable[str] | None = None,
+    current_sources: Iterable[str] | None = None,
 ) -> PlaybookIntegration:
     """Match candidates to existing entries; create, reinforce, reactivate or stale.
 
     ``in_scope`` is the set of memory ids the run looked at; an entry none of whose supporting
-    memories was in scope is left alone (a run narrowed to some memory types must not stale
+    memories was in scope stays active (a run narrowed to some memory types must not stale
     the entries other memories support). ``None`` means the run saw every memory.
+    ``current_sources`` are the ids of the project's patterns and principles now: such an
+    entry lets go of the ones the narrowed run replaced (it keeps its memories, and the next
+    whole run links it again), so no active entry cites a pattern that is gone.
     """
     settings = settings or PlaybookSettings()
     matches = _match(candidates, existing, settings)
@@ -345,10 +349,24 @@ def integrate_playbook(
         )
 
     scope = None if in_scope is None else set(in_scope)
+    sources = None if current_sources is None else set(current_sources)
     for e_index, entry in enumerate(existing):
         if e_index in matched_existing or entry.status != "active":
             continue
         if scope is not None and not (entry.supporting_memory_ids & scope):
+            unlinked = _without_replaced_sources(entry, sources, now)
+            if unlinked is not None:
+                written.append(unlinked)
+                changes.append(
+                    EntryChange(
+                        entry.id,
+                        "updated",
+                        entry.content,
+                        entry.content,
+                        "a narrowed run replaced the patterns or principles it cited; "
+                        "it keeps its supporting memories",
+                    )
+                )
             continue
         written.append(replace(entry, status="stale", updated_at=now))
         changes.append(
@@ -365,6 +383,21 @@ def integrate_playbook(
     final_status.update({e.id: e.status for e in written})
     active_after = sum(1 for status in final_status.values() if status == "active")
     return PlaybookIntegration(written, changes, len(candidates), active_after)
+
+
+def _without_replaced_sources(
+    entry: EntryState, sources: set[str] | None, now: datetime
+) -> EntryState | None:
+    """The entry citing only patterns and principles that still exist, or None if it does."""
+    if sources is None:
+        return None
+    patterns = tuple(p for p in entry.source_pattern_ids if p in sources)
+    principles = tuple(p for p in entry.source_principle_ids if p in sources)
+    if (patterns, principles) == (entry.source_pattern_ids, entry.source_principle_ids):
+        return None
+    return replace(
+        entry, source_pattern_ids=patterns, source_principle_ids=principles, updated_at=now
+    )
 
 
 def _match(
@@ -479,11 +512,16 @@ def compute(inputs: PhaseInputs, settings: PlaybookSettings) -> PhaseOutput:
     row count is the number of active entries afterwards.
     """
     existing: list[EntryState] = inputs.previous()
-    candidates = build_candidates(
-        inputs.batch, inputs.upstream("patterns"), inputs.upstream("principles"), settings
-    )
+    patterns, principles = inputs.upstream("patterns"), inputs.upstream("principles")
+    candidates = build_candidates(inputs.batch, patterns, principles, settings)
     result = integrate_playbook(
-        inputs.project_id, candidates, existing, inputs.now, settings, inputs.in_scope
+        inputs.project_id,
+        candidates,
+        existing,
+        inputs.now,
+        settings,
+        inputs.in_scope,
+        current_sources=[p.id for p in patterns] + [p.id for p in principles],
     )
     changed = {e.id: e for e in result.written}
     known = {e.id for e in existing}

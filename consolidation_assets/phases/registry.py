@@ -101,7 +101,7 @@ PHASES: tuple[Phase, ...] = (
         compute=playbook.compute,
         upstream=("patterns", "principles"),
         outputs=("playbook_entries", "playbook_entry_memories", "playbook_changes"),
-        version="7",
+        version="8",
         description=(
             "The playbook agents read before they work: entries created, reinforced or marked "
             "stale. Entries are matched to principles and strong patterns by meaning; nothing is "

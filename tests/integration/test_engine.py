@@ -7,7 +7,7 @@ import pytest
 
 from consolidation_assets.engine import ConsolidationEngine, ConsolidationResult, JobStatus
 from consolidation_assets.services.memory_input import validate_memories
-from consolidation_assets.store import outputs
+from consolidation_assets.store import integrity, outputs
 from consolidation_assets.store.jobs import get_job
 from consolidation_assets.store.memories import insert_memories, load_memories
 from tests.helpers import before_phase, ingest_sample, raw_digest
@@ -128,6 +128,32 @@ def test_scope_travels_to_the_job_and_every_materialization(store, embedder, ins
     for entry in records:
         metadata = entry.event_log_entry.dagster_event.step_materialization_data.materialization
         assert metadata.metadata["scope"].data == expected
+
+
+def test_a_scoped_run_after_a_whole_run_keeps_every_entry_sound(store, embedder, instance) -> None:
+    """A run narrowed to warnings replaces the project's patterns with the warnings' own; the
+    entries other memories support stay active, and none may cite a pattern that is gone."""
+    ingest_sample(store, "web-backend")
+    whole = ConsolidationEngine(store, embedder, "web-backend", instance=instance).execute()
+    assert whole.status is JobStatus.COMPLETED
+    before = {e.id: e for e in outputs.load_playbook(store.engine, "web-backend")}
+    scoped = ConsolidationEngine(
+        store, embedder, "web-backend", {"memory_types": ["warning"]}, instance=instance
+    ).execute()
+    assert scoped.status is JobStatus.COMPLETED, scoped.error_message
+    after = {e.id: e for e in outputs.load_playbook(store.engine, "web-backend")}
+    assert set(before) <= set(after), "no entry is ever lost"
+    assert integrity.isolation_problems(store.engine, "web-backend") == []
+    relinked = [
+        e
+        for i, e in after.items()
+        if i in before and e.source_pattern_ids != before[i].source_pattern_ids
+    ]
+    assert relinked, "entries of other memories lost the patterns the scoped run replaced"
+    assert all(e.status == "active" and e.supporting_memory_ids for e in relinked)
+    again = ConsolidationEngine(store, embedder, "web-backend", instance=instance).execute()
+    assert again.status is JobStatus.COMPLETED
+    assert integrity.isolation_problems(store.engine, "web-backend") == []
 
 
 def test_bad_arguments_are_refused_clearly(store, embedder) -> None:

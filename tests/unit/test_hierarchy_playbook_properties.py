@@ -353,6 +353,37 @@ def test_integration_keeps_entries_and_counters_and_settles(
     assert second.written == [] and second.changes == [], "a repeat changes nothing"
 
 
+@settings(PROPERTY_SETTINGS, max_examples=60)
+@given(projects(), playbook_settings, st.data())
+def test_no_active_entry_cites_a_replaced_pattern_after_a_narrowed_run(
+    project: tuple[MemoryBatch, list[Pattern]], playbook: PlaybookSettings, data: st.DataObject
+) -> None:
+    """A run that saw only part of the memories leaves the other entries active, citing only
+    the patterns and principles that exist after it."""
+    earlier_batch, earlier_patterns = data.draw(views(*project))
+    earlier_principles = build_hierarchy("project", earlier_batch, earlier_patterns).principles
+    earlier = build_candidates(earlier_batch, earlier_patterns, earlier_principles, playbook)
+    existing = integrate_playbook("project", earlier, [], START, playbook).written
+    batch, patterns = data.draw(views(*project))
+    principles = build_hierarchy("project", batch, patterns).principles
+    candidates = build_candidates(batch, patterns, principles, playbook)
+    in_scope = data.draw(st.lists(st.sampled_from(list(batch.ids) or ["none"]), unique=True))
+    current = [p.id for p in patterns] + [p.id for p in principles]
+    now = START + timedelta(days=1)
+    run = integrate_playbook(
+        "project", candidates, existing, now, playbook, in_scope, current_sources=current
+    )
+    after = apply(existing, run.written)
+    assert {e.id for e in existing} <= {e.id for e in after}, "no entry is ever dropped"
+    for entry in after:
+        if entry.status == "active":
+            assert set(entry.source_pattern_ids) | set(entry.source_principle_ids) <= set(current)
+    again = integrate_playbook(
+        "project", candidates, after, now, playbook, in_scope, current_sources=current
+    )
+    assert again.written == [], "a repeat changes nothing"
+
+
 @settings(PROPERTY_SETTINGS, max_examples=50)
 @given(unit_vectors(max_n=80), st.data(), playbook_settings)
 def test_integration_of_generated_candidates_settles(

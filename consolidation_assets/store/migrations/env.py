@@ -47,7 +47,7 @@ def run_migrations_online() -> None:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url") or settings.database_url(),
+        url=config.get_main_option("sqlalchemy.url") or os.environ["CONSOLIDATION_DATABASE_URL"],
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
