@@ -115,6 +115,7 @@ def test_a_run_started_while_the_project_is_locked_goes_on_once_it_is_free(
     assert outcome["result"].status.value == "completed", outcome["result"].error_message
 
 
+@pytest.mark.slow
 def test_two_engines_at_once_both_complete_without_interleaving(
     project, store, database_url: str
 ) -> None:

@@ -6,10 +6,14 @@ Synthetic vectors stand in for embeddings here on purpose: this is about cost, n
 
 import tracemalloc
 
+import pytest
+
 from consolidation_assets.phases.merging import merge_memories
 from consolidation_assets.phases.neighbors import EXACT_LIMIT, nearest_neighbors
 from consolidation_assets.phases.patterns import extract_patterns
 from tests.helpers import synthetic_batch
+
+pytestmark = pytest.mark.slow
 
 SIZES = (4_000, 8_000)
 
