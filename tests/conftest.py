@@ -31,6 +31,8 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     home.mkdir()
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("CONSOLIDATION_DATABASE_URL", f"sqlite:///{tmp_path / 'memories.db'}")
+    # No LLM writer unless a test configures one, whatever the developer's shell has set.
+    monkeypatch.setenv("CONSOLIDATION_LLM_MODEL", "")
     yield
     dispose_all()
 

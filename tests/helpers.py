@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from dagster_openai import OpenAIResource
 from sqlalchemy import select
 
 from consolidation_assets.defs.resources import RunCache
 from consolidation_assets.phases.types import MemoryBatch
 from consolidation_assets.services.embedders import Embedder
+from consolidation_assets.services.llm_writer import LLMSettings
 from consolidation_assets.services.memory_input import parse_jsonl
 from consolidation_assets.store import MemoryStore
 from consolidation_assets.store.memories import insert_memories
@@ -75,9 +77,21 @@ def before_phase(monkeypatch: pytest.MonkeyPatch, name: str, action: Callable[[]
     monkeypatch.setattr(assets, "run_phase", wrapped)
 
 
-def run_resources(store: MemoryStore, embedder: Embedder) -> dict[str, Any]:
-    """The resources of a Dagster run of the consolidation assets, for ``materialize``."""
-    return {"memory_store": store, "embeddings": embedder, "run_cache": RunCache()}
+def run_resources(
+    store: MemoryStore,
+    embedder: Embedder,
+    llm: OpenAIResource | None = None,
+    writing: LLMSettings | None = None,
+) -> dict[str, Any]:
+    """The resources of a Dagster run of the consolidation assets, for ``materialize``; with
+    no ``writing`` settings there is no LLM writer (the extractive one runs)."""
+    return {
+        "memory_store": store,
+        "embeddings": embedder,
+        "run_cache": RunCache(),
+        "llm": llm or OpenAIResource(api_key="unused"),
+        "writing": writing or LLMSettings(model=""),
+    }
 
 
 def make_batch(

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import dagster as dg
+from dagster_openai import OpenAIResource
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from consolidation_assets.defs.config import CONFIG_CLASSES, ScopedConfig, settings_metadata
@@ -18,7 +19,8 @@ from consolidation_assets.defs.partitions import projects
 from consolidation_assets.defs.resources import RunCache
 from consolidation_assets.phases.registry import PHASES, Phase
 from consolidation_assets.services.embedders import Embedder
-from consolidation_assets.services.runner import RunState, run_phase
+from consolidation_assets.services.llm_writer import LLMSettings
+from consolidation_assets.services.runner import LLMConnection, RunState, run_phase
 from consolidation_assets.store import MemoryStore
 from consolidation_assets.store.scope import Scope
 
@@ -58,6 +60,7 @@ def _materialize(
     store: MemoryStore,
     embedder: Embedder,
     run_cache: RunCache,
+    llm: LLMConnection | None = None,
 ) -> dg.MaterializeResult:
     """Run one phase for the run's project and report it as a materialization.
 
@@ -68,7 +71,7 @@ def _materialize(
     settings = config.settings_for(phase)
     try:
         state = run_state(context, store, embedder, scope, run_cache)
-        report = run_phase(state, phase.name, settings)
+        report = run_phase(state, phase.name, settings, llm)
     except DBAPIError as exc:
         if not (isinstance(exc, OperationalError) or exc.connection_invalidated):
             raise
@@ -92,10 +95,10 @@ def _materialize(
 
 
 def phase_asset(phase: Phase) -> dg.AssetsDefinition:
-    """The asset of one phase, with its generated run config."""
+    """The asset of one phase, with its generated run config; a phase that words texts also
+    takes the optional LLM writer's client and settings."""
     config_type = CONFIG_CLASSES[phase.name]
-
-    @dg.asset(
+    decorate = dg.asset(
         name=phase.name,
         partitions_def=projects,
         group_name=GROUP,
@@ -105,6 +108,30 @@ def phase_asset(phase: Phase) -> dg.AssetsDefinition:
         description=phase.description,
         metadata={"phase": phase.step, "output_tables": ", ".join(phase.outputs)},
     )
+
+    if phase.writes_text:
+
+        @decorate
+        def _writing_asset(
+            context: dg.AssetExecutionContext,
+            config: config_type,  # type: ignore[valid-type]
+            memory_store: dg.ResourceParam[MemoryStore],
+            embeddings: dg.ResourceParam[Embedder],
+            run_cache: RunCache,
+            llm: OpenAIResource,
+            writing: dg.ResourceParam[LLMSettings],
+        ) -> dg.MaterializeResult:
+            if not writing.model:
+                return _materialize(phase, context, config, memory_store, embeddings, run_cache)
+            with llm.get_client(context) as client:
+                connection = LLMConnection(client, writing)
+                return _materialize(
+                    phase, context, config, memory_store, embeddings, run_cache, connection
+                )
+
+        return _writing_asset
+
+    @decorate
     def _asset(
         context: dg.AssetExecutionContext,
         config: config_type,  # type: ignore[valid-type]

@@ -15,6 +15,7 @@ from pydantic import Field, PrivateAttr
 
 from consolidation_assets.services import settings
 from consolidation_assets.services.embedders import Embedder, SentenceTransformerEmbedder
+from consolidation_assets.services.llm_writer import LLMSettings
 from consolidation_assets.services.runner import RunState
 from consolidation_assets.store import MemoryStore
 
@@ -50,6 +51,37 @@ class EmbedderResource(dg.ConfigurableResource):
     def create_resource(self, context: dg.InitResourceContext) -> Embedder:
         """What the assets receive: the plain embedder, not this configuration."""
         return SentenceTransformerEmbedder(self.model, self.device, self.batch_size)
+
+
+class WritingResource(dg.ConfigurableResource):
+    """How the optional LLM writer words principles and entries.
+
+    The client (base URL and key) is the ``llm`` resource, Dagster's ``OpenAIResource``; in the
+    code location ``model`` is ``EnvVar("CONSOLIDATION_LLM_MODEL")``. An empty model means no
+    LLM writer: the extractive one runs.
+    """
+
+    model: str = Field(default="", description="chat model name; empty: no LLM writer")
+    strict: bool = Field(
+        default=False,
+        description="fail the run when the model cannot be reached (otherwise fall back to the "
+        "extractive writer)",
+    )
+    timeout_seconds: float = Field(default=60.0, description="per call")
+    retries: int = Field(default=3, description="retries of a timeout, 429 or 5xx")
+    backoff_seconds: float = Field(default=1.0, description="first retry's wait, then doubled")
+    input_chars: int = Field(default=6000, description="memory text sent per group, at most")
+
+    def create_resource(self, context: dg.InitResourceContext) -> LLMSettings:
+        """What the assets receive: the writer's settings."""
+        return LLMSettings(
+            model=self.model,
+            strict=self.strict,
+            timeout_seconds=self.timeout_seconds,
+            retries=self.retries,
+            backoff_seconds=self.backoff_seconds,
+            input_chars=self.input_chars,
+        )
 
 
 class RunCache(dg.ConfigurableResource):

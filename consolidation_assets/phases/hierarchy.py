@@ -8,6 +8,7 @@ way, at a lower threshold, into level 2, and so on while that still groups anyth
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,7 +18,6 @@ from consolidation_assets.phases.neighbors import nearest_neighbors
 from consolidation_assets.phases.text import (
     TermMatrix,
     class_keywords,
-    key_sentence,
     markdown_table,
     shorten,
     term_matrix,
@@ -32,11 +32,13 @@ from consolidation_assets.phases.types import (
     stable_id,
     unit,
 )
-
-# A principle is stated in the words of its most central member, and lessons, decisions and
-# warnings are what agents write as general rules; among near-equally central members they win.
-LESSON_TYPES = frozenset({"learning", "decision", "warning"})
-LESSON_BONUS = 0.05
+from consolidation_assets.phases.writing import (
+    ExtractiveWriter,
+    PatternEvidence,
+    Writer,
+    check_writer_choice,
+    evidence,
+)
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,23 @@ class HierarchySettings:
         default=10, metadata={"description": "nearest neighbours per pattern when grouping"}
     )
     keywords: int = field(default=5, metadata={"description": "keywords kept per principle"})
+    writer: str = field(
+        default="auto",
+        metadata={
+            "description": "who words the statements: extractive, llm, or auto (the LLM writer "
+            "when one is configured)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_writer_choice(self.writer)
 
 
 @dataclass(frozen=True)
 class Hierarchy:
     principles: list[Principle]
     patterns_considered: int
+    writer_metrics: dict[str, int | float] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float | int]:
@@ -76,6 +89,7 @@ class Hierarchy:
             "levels": max(levels, default=0),
             "level_1_principles": levels.count(1),
             "patterns_covered": len(covered),
+            **self.writer_metrics,
         }
 
 
@@ -94,13 +108,17 @@ def build_hierarchy(
     patterns: list[Pattern],
     settings: HierarchySettings | None = None,
     terms: TermMatrix | None = None,
+    writer: Writer | None = None,
 ) -> Hierarchy:
     """Principles of every level, level 1 first; each covers at least two patterns.
 
-    ``terms`` is the batch's term matrix when the caller already has it.
+    ``terms`` is the batch's term matrix when the caller already has it; ``writer`` words the
+    statements (the extractive writer when None).
     """
     settings = settings or HierarchySettings()
+    writer = writer or ExtractiveWriter()
     position = batch.index()
+    types = {p.id: p.pattern_type for p in patterns}
     nodes = []
     for pattern in patterns:
         rows = [position[m] for m in pattern.member_ids if m in position]
@@ -116,7 +134,9 @@ def build_hierarchy(
         if not groups:
             break
         terms = terms or term_matrix(batch.texts)
-        made = _principles(project_id, batch, terms, groups, level, settings.keywords)
+        made = _principles(
+            project_id, batch, terms, groups, level, settings.keywords, writer, types
+        )
         principles = _with_parents(principles, made)
         principles.extend(made)
         nodes = [
@@ -131,7 +151,7 @@ def build_hierarchy(
         ]
         threshold *= settings.level_decay
         level += 1
-    return Hierarchy(principles, len(patterns))
+    return Hierarchy(principles, len(patterns), {"writer": writer.name, **writer.metrics()})
 
 
 def _group(nodes: list[_Node], threshold: float, neighbors: int) -> list[list[_Node]]:
@@ -153,35 +173,28 @@ def _principles(
     groups: list[list[_Node]],
     level: int,
     top: int,
+    writer: Writer,
+    types: dict[str, str],
 ) -> list[Principle]:
     classes = np.full(len(batch), -1, dtype=np.int64)
     for c, group in enumerate(groups):
         for node in group:
             classes[node.member_rows] = c
     keyword_sets = class_keywords(terms, classes, len(groups), top)
+    position = batch.index()
     made = []
     for group, keywords in zip(groups, keyword_sets, strict=True):
         total = np.sum([n.sums for n in group], axis=0)
         size = sum(n.size for n in group)
-        rows = [r for n in group for r in n.member_rows]
         centroid = unit(total)
-        central = max(
-            rows,
-            key=lambda r: (
-                float(batch.vectors[r] @ centroid)
-                + (LESSON_BONUS if batch.memory_types[r] in LESSON_TYPES else 0.0),
-                -r,
-            ),
-        )
         pattern_ids = tuple(sorted(p for n in group for p in n.pattern_ids))
         child_ids = tuple(sorted(n.node_id for n in group))
         cohesion = (float(total @ total) - size) / (size * (size - 1)) if size > 1 else 1.0
-        theme = title_case_keywords(keywords, 3) or "Recurring theme"
-        sentence = shorten(key_sentence(batch.texts[central], keywords), 220)
+        draft = writer.principle([_node_evidence(batch, n, types, position) for n in group])
         made.append(
             Principle(
                 id=stable_id("pr", project_id, str(level), *child_ids),
-                statement=f"{theme[:1].upper()}{theme[1:]}: {sentence}",
+                statement=draft.text,
                 keywords=keywords,
                 level=level,
                 parent_id=None,
@@ -190,9 +203,26 @@ def _principles(
                 support=size,
                 cohesion=round(cohesion, 4),
                 centroid=centroid.astype(np.float32),
+                label=_heading(keywords),
+                cited_memory_ids=draft.memory_ids,
+                writer=draft.writer,
             )
         )
     return made
+
+
+def _heading(keywords: tuple[str, ...]) -> str:
+    theme = title_case_keywords(keywords, 3)
+    return theme[:1].upper() + theme[1:] if theme else "Recurring theme"
+
+
+def _node_evidence(
+    batch: MemoryBatch, node: _Node, types: dict[str, str], position: dict[str, int]
+) -> PatternEvidence:
+    """What a writer sees of one grouped node: a pattern, or a lower principle's memories."""
+    kinds = Counter(types.get(p, "workflow") for p in node.pattern_ids)
+    member_ids = [batch.ids[r] for r in node.member_rows]
+    return evidence(batch, node.node_id, kinds.most_common(1)[0][0], (), member_ids, position)
 
 
 def _with_parents(existing: list[Principle], parents: list[Principle]) -> list[Principle]:
@@ -203,7 +233,12 @@ def _with_parents(existing: list[Principle], parents: list[Principle]) -> list[P
 def compute(inputs: PhaseInputs, settings: HierarchySettings) -> PhaseOutput:
     """The phase as the registry runs it: principles over the project's patterns."""
     result = build_hierarchy(
-        inputs.project_id, inputs.batch, inputs.upstream("patterns"), settings, inputs.terms
+        inputs.project_id,
+        inputs.batch,
+        inputs.upstream("patterns"),
+        settings,
+        inputs.terms,
+        inputs.writer(settings.writer),
     )
     preview = markdown_table(
         ["level", "patterns", "support", "statement"],

@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from consolidation_assets.phases.neighbors import cross_nearest, nearest_neighbors
-from consolidation_assets.phases.text import lead_sentences, markdown_table, saturating, shorten
+from consolidation_assets.phases.text import markdown_table, saturating, shorten
 from consolidation_assets.phases.types import (
     MemoryBatch,
     Pattern,
@@ -28,6 +28,12 @@ from consolidation_assets.phases.types import (
     Principle,
     stable_id,
     unit,
+)
+from consolidation_assets.phases.writing import (
+    ExtractiveWriter,
+    Writer,
+    check_writer_choice,
+    evidence,
 )
 
 CATEGORIES = ("troubleshooting", "gotchas", "architecture", "dependencies", "patterns")
@@ -43,14 +49,7 @@ _DEPENDENCY_WORDS = re.compile(
     r"requirements\.txt|lockfile|lock file|version(?:s|ed)?)\b",
     re.IGNORECASE,
 )
-_LEAD = {
-    "troubleshooting": "Known fix ({topic}): {text}",
-    "gotchas": "Watch out ({topic}): {text}",
-    "architecture": "Decision to follow ({topic}): {text}",
-    "dependencies": "Dependency note ({topic}): {text}",
-    "patterns": "Practice ({topic}): {text}",
-}
-ENTRY_CHARS = 320
+PRINCIPLE_ENTRY_CHARS = 600
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,16 @@ class PlaybookSettings:
             "as one of its own kind"
         },
     )
+    writer: str = field(
+        default="auto",
+        metadata={
+            "description": "who words the entries: extractive, llm, or auto (the LLM writer "
+            "when one is configured)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        check_writer_choice(self.writer)
 
 
 @dataclass(frozen=True)
@@ -137,11 +146,13 @@ class PlaybookIntegration:
     changes: list[EntryChange]
     candidates: int
     active_after: int
+    writer_metrics: dict[str, int | float] = field(default_factory=dict)
 
     @property
-    def metrics(self) -> dict[str, int]:
+    def metrics(self) -> dict[str, int | float]:
         kinds = Counter(c.kind for c in self.changes)
         return {
+            **self.writer_metrics,
             "playbook_candidates": self.candidates,
             "playbook_entries_created": kinds["created"],
             "playbook_entries_updated": kinds["updated"],
@@ -158,26 +169,26 @@ def category_for(pattern_type: str, text: str) -> str:
     return _CATEGORY_OF_TYPE.get(pattern_type, "patterns")
 
 
-def _advice_row(pattern: Pattern, batch: MemoryBatch, position: dict[str, int]) -> int:
-    """The member that best says what to do: the most central one that worked, if any did."""
-    rows = [position[m] for m in pattern.member_ids if m in position]
-    worked = [r for r in rows if batch.success[r] is True]
-    return (worked or rows)[0]
-
-
 def pattern_candidate(
-    pattern: Pattern, batch: MemoryBatch, position: dict[str, int]
-) -> EntryCandidate:
-    row = _advice_row(pattern, batch, position)
-    text = lead_sentences(batch.texts[row], ENTRY_CHARS)
-    category = category_for(pattern.pattern_type, text)
-    topic = ", ".join(pattern.keywords[:3]) or pattern.pattern_type
-    evidence = saturating(pattern.support, 10.0)
+    pattern: Pattern, batch: MemoryBatch, position: dict[str, int], writer: Writer
+) -> EntryCandidate | None:
+    """The pattern's entry as the writer words it; None when none of its memories says
+    anything reusable."""
+    seen = evidence(
+        batch, pattern.id, pattern.pattern_type, pattern.keywords, pattern.member_ids, position
+    )
+    if not seen.members:
+        return None
+    category = category_for(pattern.pattern_type, seen.members[0].content)
+    draft = writer.entry(seen, category)
+    if draft is None:
+        return None
+    evidence_weight = saturating(pattern.support, 10.0)
     return EntryCandidate(
         key=pattern.id,
         category=category,
-        content=_LEAD[category].format(topic=topic, text=text),
-        priority=round(pattern.confidence * (0.5 + 0.5 * evidence), 4),
+        content=draft.text,
+        priority=round(pattern.confidence * (0.5 + 0.5 * evidence_weight), 4),
         tags=(pattern.pattern_type, *pattern.keywords[:4]),
         supporting_memory_ids=frozenset(pattern.member_ids),
         source_kind="pattern",
@@ -187,26 +198,28 @@ def pattern_candidate(
     )
 
 
-def principle_candidate(principle: Principle, patterns_by_id: dict[str, Pattern]) -> EntryCandidate:
+def principle_candidate(
+    principle: Principle, patterns_by_id: dict[str, Pattern]
+) -> EntryCandidate | None:
+    """The principle's entry: its statement, to keep in mind; None when the statement rests on
+    no memory (its patterns hold no lesson)."""
+    if not principle.cited_memory_ids:
+        return None
     members = [patterns_by_id[p] for p in principle.pattern_ids if p in patterns_by_id]
     category = (
         Counter(category_for(p.pattern_type, p.label) for p in members).most_common(1)[0][0]
         if members
         else "patterns"
     )
-    labels = "; ".join(
-        shorten(p.label, 90).rstrip(".;") for p in sorted(members, key=lambda p: -p.support)[:3]
-    )
-    statement = principle.statement.rstrip(" .;")
     confidence = float(np.mean([p.confidence for p in members])) if members else 0.0
-    evidence = saturating(principle.support, 10.0)
+    evidence_weight = saturating(principle.support, 10.0)
     return EntryCandidate(
         key=principle.id,
         category=category,
-        content=shorten(
-            f"Principle: {statement}. Seen in {len(members)} recurring patterns: {labels}.", 600
+        content=shorten(f"Keep in mind: {principle.statement}", PRINCIPLE_ENTRY_CHARS),
+        priority=round(
+            min(1.0, confidence * (0.5 + 0.5 * evidence_weight) + 0.05 * principle.level), 4
         ),
-        priority=round(min(1.0, confidence * (0.5 + 0.5 * evidence) + 0.05 * principle.level), 4),
         tags=("principle", f"level-{principle.level}", *principle.keywords[:4]),
         supporting_memory_ids=frozenset(m for p in members for m in p.member_ids),
         source_kind="principle",
@@ -221,20 +234,23 @@ def build_candidates(
     patterns: list[Pattern],
     principles: list[Principle],
     settings: PlaybookSettings,
+    writer: Writer | None = None,
 ) -> list[EntryCandidate]:
-    """One candidate per principle and per strong pattern, near-identical ones folded."""
+    """One candidate per principle and per strong pattern, near-identical ones folded.
+
+    A pattern none of whose memories is in the batch has no text to advise with (the hierarchy
+    leaves such patterns out too), and one whose memories say nothing reusable gives no entry.
+    """
+    writer = writer or ExtractiveWriter()
     position = batch.index()
     by_id = {p.id: p for p in patterns}
-    candidates = [principle_candidate(p, by_id) for p in principles]
-    # A pattern none of whose memories is in the batch has no text to advise with (the
-    # hierarchy leaves such patterns out too).
-    candidates += [
-        pattern_candidate(p, batch, position)
+    made = [principle_candidate(p, by_id) for p in principles]
+    made += [
+        pattern_candidate(p, batch, position, writer)
         for p in patterns
         if p.confidence >= settings.min_pattern_confidence
-        and any(m in position for m in p.member_ids)
     ]
-    return fold_duplicates(candidates, settings.duplicate_threshold)
+    return fold_duplicates([c for c in made if c is not None], settings.duplicate_threshold)
 
 
 FOLD_NEIGHBORS = 20
@@ -298,6 +314,7 @@ def integrate_playbook(
     settings: PlaybookSettings | None = None,
     in_scope: Iterable[str] | None = None,
     current_sources: Iterable[str] | None = None,
+    writer_metrics: dict[str, int | float] | None = None,
 ) -> PlaybookIntegration:
     """Match candidates to existing entries; create, reinforce, reactivate or stale.
 
@@ -382,7 +399,9 @@ def integrate_playbook(
     final_status = {e.id: e.status for e in existing}
     final_status.update({e.id: e.status for e in written})
     active_after = sum(1 for status in final_status.values() if status == "active")
-    return PlaybookIntegration(written, changes, len(candidates), active_after)
+    return PlaybookIntegration(
+        written, changes, len(candidates), active_after, dict(writer_metrics or {})
+    )
 
 
 def _without_replaced_sources(
@@ -513,7 +532,8 @@ def compute(inputs: PhaseInputs, settings: PlaybookSettings) -> PhaseOutput:
     """
     existing: list[EntryState] = inputs.previous()
     patterns, principles = inputs.upstream("patterns"), inputs.upstream("principles")
-    candidates = build_candidates(inputs.batch, patterns, principles, settings)
+    writer = inputs.writer(settings.writer)
+    candidates = build_candidates(inputs.batch, patterns, principles, settings, writer)
     result = integrate_playbook(
         inputs.project_id,
         candidates,
@@ -522,6 +542,7 @@ def compute(inputs: PhaseInputs, settings: PlaybookSettings) -> PhaseOutput:
         settings,
         inputs.in_scope,
         current_sources=[p.id for p in patterns] + [p.id for p in principles],
+        writer_metrics={"writer": writer.name, **writer.metrics()},
     )
     changed = {e.id: e for e in result.written}
     known = {e.id for e in existing}

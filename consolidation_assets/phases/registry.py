@@ -26,7 +26,8 @@ class Phase:
     from the same inputs, so stored outputs are recomputed and the asset shows a new code
     version. ``updates_previous`` marks a phase that reads its own last output and updates it
     (the playbook) rather than replacing it. ``change_metrics`` are metrics of what a run changed,
-    which a run that reuses the stored output reports as zero.
+    which a run that reuses the stored output reports as zero. ``writes_text`` marks a phase
+    that words texts with a writer (extractive, or an LLM when one is configured).
     """
 
     name: str
@@ -40,6 +41,7 @@ class Phase:
     kinds: tuple[str, ...] = ("python", "sql")
     updates_previous: bool = False
     change_metrics: tuple[str, ...] = ()
+    writes_text: bool = False
 
     def settings(self, values: dict[str, Any] | None = None) -> Any:
         """The settings dataclass from a mapping of field values (defaults for the rest)."""
@@ -87,12 +89,15 @@ PHASES: tuple[Phase, ...] = (
         compute=hierarchy.compute,
         upstream=("patterns",),
         outputs=("principles", "principle_patterns"),
-        version="7",
+        version="8",
         description=(
             "Principles abstracted from patterns (level 1) and from principles (level 2 and up). "
             "Each principle covers at least two patterns and is measured on their member "
-            "memories, never on summaries of summaries."
+            "memories, never on summaries of summaries. A writer states each principle: the "
+            "most general lesson its patterns share (extractive, the default) or an LLM's "
+            "wording that passed the grounding checks."
         ),
+        writes_text=True,
     ),
     Phase(
         name="playbook_entries",
@@ -101,13 +106,15 @@ PHASES: tuple[Phase, ...] = (
         compute=playbook.compute,
         upstream=("patterns", "principles"),
         outputs=("playbook_entries", "playbook_entry_memories", "playbook_changes"),
-        version="8",
+        version="9",
         description=(
             "The playbook agents read before they work: entries created, reinforced or marked "
             "stale. Entries are matched to principles and strong patterns by meaning; nothing is "
-            "deleted and feedback counters survive every run."
+            "deleted and feedback counters survive every run. Entries read as instructions, "
+            "and a memory that says nothing reusable is never one."
         ),
         updates_previous=True,
+        writes_text=True,
         change_metrics=(
             "playbook_entries_created",
             "playbook_entries_updated",

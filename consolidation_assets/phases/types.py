@@ -12,6 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from consolidation_assets.phases.graph import TextGraph
     from consolidation_assets.phases.text import TermMatrix
+    from consolidation_assets.phases.writing import Writer
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,21 @@ class MemoryBatch:
     success: Sequence[bool | None]
     task_ids: Sequence[str | None]
     created_at: Sequence[datetime]
+    # What the agent set out to do, what came of it and what it was told; empty when the
+    # caller has none (writers then work from the content alone).
+    goals: Sequence[str | None] = ()
+    results: Sequence[str | None] = ()
+    feedback_texts: Sequence[str | None] = ()
 
     def __post_init__(self) -> None:
         n = len(self.ids)
         columns = (self.texts, self.memory_types, self.success, self.task_ids, self.created_at)
-        if any(len(c) != n for c in columns) or self.vectors.shape[0] != n:
+        optional = (self.goals, self.results, self.feedback_texts)
+        if (
+            any(len(c) != n for c in columns)
+            or any(len(c) not in (0, n) for c in optional)
+            or self.vectors.shape[0] != n
+        ):
             raise ValueError("MemoryBatch columns must all have one entry per memory")
 
     def __len__(self) -> int:
@@ -37,6 +48,15 @@ class MemoryBatch:
 
     def index(self) -> dict[str, int]:
         return {memory_id: i for i, memory_id in enumerate(self.ids)}
+
+    def goal(self, row: int) -> str | None:
+        return self.goals[row] if self.goals else None
+
+    def result(self, row: int) -> str | None:
+        return self.results[row] if self.results else None
+
+    def feedback(self, row: int) -> str | None:
+        return self.feedback_texts[row] if self.feedback_texts else None
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,11 @@ class Principle:
     support: int
     cohesion: float
     centroid: np.ndarray = field(repr=False, compare=False)
+    # The theme's keywords for a heading, kept apart from the statement; the memories the
+    # statement rests on; the writer that worded it.
+    label: str = ""
+    cited_memory_ids: tuple[str, ...] = ()
+    writer: str = "extractive"
 
 
 def stable_id(prefix: str, *parts: str) -> str:
@@ -122,6 +147,11 @@ class PhaseInputs(Protocol):
     def terms(self) -> TermMatrix: ...
 
     def graph(self, k: int) -> TextGraph: ...
+
+    def writer(self, choice: str) -> Writer:
+        """The writer the run words texts with: ``"extractive"``, ``"llm"`` (configured or an
+        error) or ``"auto"`` (the LLM writer when one is configured)."""
+        ...
 
     def upstream(self, phase: str) -> Any:
         """The rows an upstream phase wrote: in this run if it ran, else as stored."""

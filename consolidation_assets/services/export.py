@@ -70,6 +70,9 @@ def export_project(engine: Engine, project_id: str) -> dict[str, Any]:
             {
                 "id": p.id,
                 "statement": p.statement,
+                "label": p.label,
+                "cited_memory_ids": list(p.cited_memory_ids),
+                "writer": p.writer,
                 "level": p.level,
                 "parent_id": p.parent_id,
                 "pattern_ids": list(p.pattern_ids),

@@ -25,8 +25,10 @@ from consolidation_assets.phases.graph import TextGraph, text_graph
 from consolidation_assets.phases.registry import PHASES, Phase, downstream, phase
 from consolidation_assets.phases.text import TermMatrix, term_matrix
 from consolidation_assets.phases.types import MemoryBatch
+from consolidation_assets.phases.writing import ExtractiveWriter, Writer
 from consolidation_assets.services import settings as env_settings
 from consolidation_assets.services.embedders import CachingEmbedder, Embedder
+from consolidation_assets.services.llm_writer import PROMPT_VERSION, LLMSettings, LLMWriter
 from consolidation_assets.store import MemoryStore, failpoints, outputs
 from consolidation_assets.store.graphs import load_graph, save_graph
 from consolidation_assets.store.integrity import raw_fingerprint
@@ -41,6 +43,7 @@ from consolidation_assets.store.phase_states import (
 )
 from consolidation_assets.store.run_snapshots import pin_snapshot
 from consolidation_assets.store.scope import Scope
+from consolidation_assets.store.written_texts import WrittenTextCache
 
 # Metrics of what loading the memories did in this run, reported by whichever phase loaded
 # them; a phase that reuses its output did not load anything.
@@ -89,6 +92,9 @@ class RunState:
         self._terms: TermMatrix | None = None
         self._rows: dict[str, Any] = {}
         self._current: Phase | None = None
+        # The configured LLM writer (an OpenAI-compatible client and its settings) of the
+        # step running now; None when none is configured.
+        self.llm: LLMConnection | None = None
 
     @property
     def model_id(self) -> str:
@@ -116,6 +122,9 @@ class RunState:
                 success=columns.success,
                 task_ids=columns.task_ids,
                 created_at=columns.created_at,
+                goals=columns.goals,
+                results=columns.results,
+                feedback_texts=columns.feedback,
             )
             self.embedding = {
                 "memories_embedded": embedded,
@@ -141,6 +150,24 @@ class RunState:
         if self._terms is None:
             self._terms = term_matrix(self.batch.texts)
         return self._terms
+
+    def writer(self, choice: str) -> Writer:
+        """A fresh writer for the running phase: its metrics are that phase's alone."""
+        if choice == "extractive" or (choice == "auto" and self.llm is None):
+            return ExtractiveWriter()
+        if self.llm is None:
+            raise ValueError(
+                "the writer setting is 'llm' but no LLM is configured: set "
+                f"{env_settings.LLM_MODEL_ENV} (and {env_settings.LLM_BASE_URL_ENV} for a "
+                "server other than OpenAI's), or choose writer 'auto' or 'extractive'"
+            )
+        return LLMWriter(self.llm.client, self.llm.settings, WrittenTextCache(self.store.engine))
+
+    def writer_identity(self, choice: str) -> str:
+        """What the texts' wording depends on, for the input digest."""
+        if choice == "extractive" or self.llm is None:
+            return "extractive"
+        return f"llm:{self.llm.settings.model}:{PROMPT_VERSION}"
 
     def upstream(self, name: str) -> Any:
         """An upstream phase's rows: as this run computed them, else as stored."""
@@ -169,6 +196,7 @@ class RunState:
                 self.scope.to_dict(),
                 asdict(settings),
                 upstream,
+                self.writer_identity(getattr(settings, "writer", "extractive")),
             ],
             sort_keys=True,
             default=str,
@@ -207,7 +235,20 @@ def _reused(state: RunState, current: Phase, digest: str) -> PhaseReport | None:
     return PhaseReport(metrics, stored.row_count, stored.preview, 0.0)
 
 
-def run_phase(state: RunState, name: str, settings: Any | None = None) -> PhaseReport:
+@dataclass(frozen=True)
+class LLMConnection:
+    """An OpenAI-compatible client and how the LLM writer uses it."""
+
+    client: Any
+    settings: LLMSettings
+
+
+def run_phase(
+    state: RunState,
+    name: str,
+    settings: Any | None = None,
+    llm: LLMConnection | None = None,
+) -> PhaseReport:
     """The phase's output, reused when its inputs are unchanged, else computed and written.
 
     The project's lock is held from reading the upstream states to saving this one, so two runs
@@ -217,6 +258,7 @@ def run_phase(state: RunState, name: str, settings: Any | None = None) -> PhaseR
     """
     current = phase(name)
     settings = settings if settings is not None else current.settings()
+    state.llm = llm
     started = time.perf_counter()
     engine, project_id = state.store.engine, state.project_id
     extra: dict[str, Any] = {}
@@ -255,10 +297,11 @@ def run_all(
     project_id: str,
     scope: Scope | None = None,
     settings: dict[str, Any] | None = None,
+    llm: LLMConnection | None = None,
 ) -> dict[str, PhaseReport]:
     """Every phase in order for one project, without Dagster (benchmarks, experiments).
 
     ``settings`` maps a phase name to its settings dataclass; the others use their defaults.
     """
     state = RunState(store, embedder, project_id, scope)
-    return {p.name: run_phase(state, p.name, (settings or {}).get(p.name)) for p in PHASES}
+    return {p.name: run_phase(state, p.name, (settings or {}).get(p.name), llm) for p in PHASES}

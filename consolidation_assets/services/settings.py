@@ -63,6 +63,27 @@ def export_database_url() -> str:
     return url
 
 
+LLM_MODEL_ENV = "CONSOLIDATION_LLM_MODEL"
+LLM_BASE_URL_ENV = "CONSOLIDATION_LLM_BASE_URL"
+LLM_API_KEY_ENV = "CONSOLIDATION_LLM_API_KEY"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+# Local servers (Ollama, vLLM, llama.cpp) take any key; the client insists on one.
+KEYLESS_API_KEY = "no-key"
+
+
+def export_llm_defaults() -> None:
+    """Put the LLM writer's defaults in the environment where they are unset.
+
+    The resources read the model, base URL and key through ``dg.EnvVar`` (resolved when a run
+    starts, names shown in the UI, the key never), and an unset variable fails a run; unset,
+    the model is empty (no LLM writer: the extractive one runs), the base URL is OpenAI's and
+    the key a placeholder that keyless local servers accept.
+    """
+    os.environ.setdefault(LLM_MODEL_ENV, "")
+    os.environ.setdefault(LLM_BASE_URL_ENV, OPENAI_BASE_URL)
+    os.environ.setdefault(LLM_API_KEY_ENV, KEYLESS_API_KEY)
+
+
 RUN_THRESHOLD_ENV = "CONSOLIDATION_RUN_THRESHOLD"
 SENSOR_INTERVAL_ENV = "CONSOLIDATION_SENSOR_INTERVAL_SECONDS"
 NIGHTLY_CRON_ENV = "CONSOLIDATION_NIGHTLY_CRON"

@@ -135,6 +135,9 @@ class MemoryColumns:
     success: list[bool | None]
     task_ids: list[str | None]
     created_at: list[datetime]
+    goals: list[str | None]
+    results: list[str | None]
+    feedback: list[str | None]
 
 
 def load_memories(
@@ -151,6 +154,9 @@ def load_memories(
             Memory.success,
             Memory.task_id,
             Memory.created_at,
+            Memory.goal,
+            Memory.result,
+            Memory.feedback,
         ),
         project_id,
         scope,
@@ -166,6 +172,9 @@ def load_memories(
         success=[r.success for r in rows],
         task_ids=[r.task_id for r in rows],
         created_at=[r.created_at for r in rows],
+        goals=[r.goal for r in rows],
+        results=[r.result for r in rows],
+        feedback=[r.feedback for r in rows],
     )
 
 

@@ -175,6 +175,9 @@ class Principle(Base):
     cohesion: Mapped[float] = mapped_column(Float)
     centroid: Mapped[bytes] = mapped_column(LargeBinary)
     run_id: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(Text, default="")
+    cited_memory_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    writer: Mapped[str] = mapped_column(String(200), default="extractive")
 
 
 class PrinciplePattern(Base):
@@ -296,3 +299,19 @@ class ConsolidationJob(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     error_message: Mapped[str | None] = mapped_column(Text)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WrittenText(Base):
+    """An LLM writer's answer, kept so that a re-run or an unchanged group costs no call.
+
+    Keyed by a digest of the prompt version, the model and the exact input; the answer is
+    stored as received and checked again whenever it is used.
+    """
+
+    __tablename__ = "written_texts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prompt_version: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(200))
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]

@@ -230,6 +230,9 @@ def replace_principles(
                     "cohesion": p.cohesion,
                     "centroid": to_bytes(p.centroid),
                     "run_id": run_id,
+                    "label": p.label,
+                    "cited_memory_ids": list(p.cited_memory_ids),
+                    "writer": p.writer,
                 }
                 for p in principles
             ],
@@ -271,6 +274,9 @@ def load_principles(engine: Engine, project_id: str) -> list[Principle]:
             support=r.support,
             cohesion=r.cohesion,
             centroid=from_bytes(r.centroid),
+            label=r.label or "",
+            cited_memory_ids=tuple(r.cited_memory_ids or ()),
+            writer=r.writer or "extractive",
         )
         for r in rows
     ]
