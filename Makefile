@@ -9,7 +9,7 @@ INSTANCE_YAML := $(if $(DAGSTER_PG_URL),dagster.postgres.yaml,dagster.yaml)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: install instance demo test test-fast ui lint format clean bench bench-quality bench-scale bench-search
+.PHONY: install instance demo test test-fast ui lint format clean bench bench-quality bench-scale bench-search bench-writing
 
 install: $(STAMP)
 
@@ -45,7 +45,7 @@ ui: instance
 
 # Benchmarks read the public data in ../shared/data (CONSOLIDATION_SHARED_DATA) and skip what is
 # absent; results go to benchmarks/results/ and, by hand, to benchmarks/README.md.
-bench: bench-quality bench-scale bench-search
+bench: bench-quality bench-scale bench-search bench-writing
 
 bench-quality: install
 	$(BIN)/python -m benchmarks.quality
@@ -55,6 +55,9 @@ bench-scale: install
 
 bench-search: install
 	$(BIN)/python -m benchmarks.search
+
+bench-writing: install
+	$(BIN)/python -m benchmarks.writing
 
 lint: install
 	$(BIN)/ruff check consolidation_assets tests benchmarks scripts

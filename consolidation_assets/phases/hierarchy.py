@@ -134,8 +134,9 @@ def build_hierarchy(
         if not groups:
             break
         terms = terms or term_matrix(batch.texts)
+        statements = {p.id: p.statement for p in principles}
         made = _principles(
-            project_id, batch, terms, groups, level, settings.keywords, writer, types
+            project_id, batch, terms, groups, level, settings.keywords, writer, types, statements
         )
         principles = _with_parents(principles, made)
         principles.extend(made)
@@ -175,6 +176,7 @@ def _principles(
     top: int,
     writer: Writer,
     types: dict[str, str],
+    statements: dict[str, str],
 ) -> list[Principle]:
     classes = np.full(len(batch), -1, dtype=np.int64)
     for c, group in enumerate(groups):
@@ -190,7 +192,8 @@ def _principles(
         pattern_ids = tuple(sorted(p for n in group for p in n.pattern_ids))
         child_ids = tuple(sorted(n.node_id for n in group))
         cohesion = (float(total @ total) - size) / (size * (size - 1)) if size > 1 else 1.0
-        draft = writer.principle([_node_evidence(batch, n, types, position) for n in group])
+        said = [statements[n.node_id] for n in group if n.node_id in statements]
+        draft = writer.principle([_node_evidence(batch, n, types, position) for n in group], said)
         made.append(
             Principle(
                 id=stable_id("pr", project_id, str(level), *child_ids),

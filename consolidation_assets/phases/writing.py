@@ -74,8 +74,9 @@ class Writer(Protocol):
 
     name: str
 
-    def principle(self, patterns: Sequence[PatternEvidence]) -> Draft:
-        """The statement of a principle over ``patterns`` (two or more)."""
+    def principle(self, patterns: Sequence[PatternEvidence], said: Sequence[str] = ()) -> Draft:
+        """The statement of a principle over ``patterns`` (two or more); ``said`` are the
+        statements of the principles it groups, which it should not repeat."""
         ...
 
     def entry(self, pattern: PatternEvidence, category: str) -> Draft | None:
@@ -209,8 +210,12 @@ class ExtractiveWriter:
     def metrics(self) -> dict[str, int | float]:
         return {f"writer_{k}": v for k, v in sorted(self.counts.items())}
 
-    def principle(self, patterns: Sequence[PatternEvidence]) -> Draft:
-        candidates = [c for c in _lesson_candidates(patterns) if not _ANAPHORA.match(c.text)]
+    def principle(self, patterns: Sequence[PatternEvidence], said: Sequence[str] = ()) -> Draft:
+        candidates = [
+            c
+            for c in _lesson_candidates(patterns)
+            if not _ANAPHORA.match(c.text) and not any(c.text in s for s in said)
+        ]
         best = candidates[0] if candidates else None
         if best is not None and best.reach >= max(2, (len(patterns) + 1) // 2):
             examples = _supporting_examples(candidates, best)

@@ -118,10 +118,15 @@ class LLMWriter:
         mine = {f"writer_{k}": v for k, v in sorted(self.counts.items())}
         return {"writer_prompt_version": PROMPT_VERSION, **fallback, **mine}
 
-    def principle(self, patterns: Sequence[PatternEvidence]) -> Draft:
-        extractive = self.fallback.principle(patterns)
+    def principle(self, patterns: Sequence[PatternEvidence], said: Sequence[str] = ()) -> Draft:
+        extractive = self.fallback.principle(patterns, said)
         members = _bounded(patterns, self.settings.input_chars)
-        request = {"task": PRINCIPLE_TASK, "patterns": _rendered_groups(patterns, members)}
+        request: dict[str, Any] = {
+            "task": PRINCIPLE_TASK,
+            "patterns": _rendered_groups(patterns, members),
+        }
+        if said:
+            request["already_stated_below"] = list(said)
         return self._written("principle", request, members, STATEMENT_CHARS, extractive)
 
     def entry(self, pattern: PatternEvidence, category: str) -> Draft | None:

@@ -1,11 +1,19 @@
 """The phases on the bundled sample projects, judged against their answer key."""
 
+import re
+from datetime import timedelta
+
+import numpy as np
 import pytest
 from sklearn.metrics import v_measure_score
 
+from benchmarks.writing import VerbatimIndex, is_verbatim
+from consolidation_assets.phases.hierarchy import build_hierarchy
 from consolidation_assets.phases.merging import merge_memories
 from consolidation_assets.phases.patterns import extract_patterns
+from consolidation_assets.phases.playbook import PlaybookSettings, build_candidates
 from consolidation_assets.phases.types import MemoryBatch
+from consolidation_assets.phases.writing import says_nothing_reusable
 from consolidation_assets.services.memory_input import parse_jsonl
 from tests.helpers import SAMPLE_DATA, sample_answer_key
 
@@ -25,6 +33,9 @@ def project(request, embedder):
         success=[m.success for m in memories],
         task_ids=[m.task_id for m in memories],
         created_at=[m.created_at for m in memories],
+        goals=[m.goal for m in memories],
+        results=[m.result for m in memories],
+        feedback_texts=[m.feedback for m in memories],
     )
     return name, batch, sample_answer_key()["projects"][name]
 
@@ -72,3 +83,60 @@ def test_merges_take_duplicates_and_refuse_traps(project) -> None:
         assert group_of.get(a) is None or group_of.get(a) != group_of.get(b), (a, b)
     for group in groups:
         assert len({topic.get(m, m) for m in group.source_ids}) == 1, group.source_ids
+
+
+# Verdicts an agent's run may store as memories: recurring, so they form a pattern, and saying
+# nothing another agent could act on.
+VERDICTS = [
+    "The provided explanation is incomplete and does not provide enough information.",
+    "The explanation is incomplete and does not provide enough information.",
+    "The provided explanation is incomplete; it does not provide enough information.",
+    "Explanation incomplete, not enough information provided.",
+    "The provided explanation is not complete and lacks enough information.",
+]
+KEYWORD_LIST_OPENING = re.compile(r"^[^:;.]{1,60}, [^:;.]{1,40} and [^:;.]{1,40}: ")
+
+
+def with_verdicts(batch: MemoryBatch, embedder) -> MemoryBatch:
+    n = len(VERDICTS)
+    last = max(batch.created_at)
+    return MemoryBatch(
+        ids=[*batch.ids, *(f"verdict-{i}" for i in range(n))],
+        texts=[*batch.texts, *VERDICTS],
+        vectors=np.vstack([batch.vectors, embedder.encode(VERDICTS)]),
+        memory_types=[*batch.memory_types, *["learning"] * n],
+        success=[*batch.success, *[False] * n],
+        task_ids=[*batch.task_ids, *(f"verdict-task-{i}" for i in range(n))],
+        created_at=[*batch.created_at, *(last + timedelta(hours=i) for i in range(n))],
+        goals=[*batch.goals, *[None] * n],
+        results=[*batch.results, *[None] * n],
+        feedback_texts=[*batch.feedback_texts, *[None] * n],
+    )
+
+
+def test_principles_generalize_and_entries_instruct(project, embedder) -> None:
+    """Fewer than half the principles are one memory's sentence, no statement or entry opens
+    with a keyword list, and no entry is made from a memory that says nothing reusable."""
+    name, batch, _ = project
+    batch = with_verdicts(batch, embedder)
+    patterns = extract_patterns(name, batch).patterns
+    verdict_ids = {f"verdict-{i}" for i in range(len(VERDICTS))}
+    assert any(set(p.member_ids) >= verdict_ids for p in patterns), "the verdicts recur"
+    principles = build_hierarchy(name, batch, patterns).principles
+    candidates = build_candidates(batch, patterns, principles, PlaybookSettings())
+
+    index = VerbatimIndex(batch.texts)
+    verbatim = [p.statement for p in principles if is_verbatim(p.statement, index)]
+    print(f"{name}: {len(verbatim)} of {len(principles)} principles verbatim")
+    assert principles and len(verbatim) < len(principles) / 2, verbatim
+    for text in [p.statement for p in principles] + [c.content for c in candidates]:
+        assert not KEYWORD_LIST_OPENING.match(text), text
+    for principle in principles:
+        assert not principle.statement.startswith(principle.label), principle.statement
+        assert principle.cited_memory_ids and not set(principle.cited_memory_ids) & verdict_ids
+
+    texts = dict(zip(batch.ids, batch.texts, strict=True))
+    for candidate in candidates:
+        assert not any(v.rstrip(".") in candidate.content for v in VERDICTS), candidate.content
+        support = candidate.supporting_memory_ids
+        assert any(not says_nothing_reusable(texts[m]) for m in support), candidate.content
