@@ -66,6 +66,9 @@ def test_ingest_run_export_follow_the_contract(cli_env, tmp_path) -> None:
         assert len(merged["source_memory_ids"]) >= 2 and set(merged["source_memory_ids"]) <= ids
     for principle in data["principles"]:
         assert {"id", "statement", "level", "parent_id", "pattern_ids"} <= set(principle)
+        assert principle["writer"] == "extractive" and principle["label"]
+        assert not principle["statement"].startswith(principle["label"])
+        assert principle["cited_memory_ids"] and set(principle["cited_memory_ids"]) <= ids
     for entry in data["playbook"]:
         assert {
             "id",

@@ -19,6 +19,8 @@ from dagster_openai import OpenAIResource
 from consolidation_assets.defs.assets import consolidation_assets
 from consolidation_assets.defs.partitions import PROJECTS_PARTITION
 from consolidation_assets.phases.text import sentences
+from consolidation_assets.services.agent_tools import KnowledgeBase
+from consolidation_assets.services.export import export_project
 from consolidation_assets.services.llm_writer import LLMSettings
 from consolidation_assets.store import outputs
 from consolidation_assets.store.knowledge import record_feedback
@@ -195,6 +197,14 @@ def test_every_server_behaviour_and_the_cache(instance, store, embedder, chat_se
             assert principle.statement in fake.statements
             assert principle.cited_memory_ids
         assert "imaginary_settings" not in principle.statement
+
+    worded = next(p for p in stored if p.writer != "extractive")
+    [found] = KnowledgeBase(store, embedder).search(worded.statement, PROJECT, level=3, limit=1)
+    assert (found.id, found.text) == (worded.id, worded.statement), "search shows the new text"
+    exported = {p["id"]: p for p in export_project(store.engine, PROJECT)["principles"]}
+    assert exported[worded.id]["statement"] == worded.statement
+    assert exported[worded.id]["writer"] == f"llm:{MODEL}"
+    assert exported[worded.id]["cited_memory_ids"] == list(worded.cited_memory_ids)
 
     entries = _metadata(result, "playbook_entries")
     assert entries["writer"] == f"llm:{MODEL}" and entries["writer_accepted"] > 0
