@@ -9,7 +9,7 @@ INSTANCE_YAML := $(if $(DAGSTER_PG_URL),dagster.postgres.yaml,dagster.yaml)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: install instance demo test test-fast ui lint format clean bench bench-quality bench-scale bench-search bench-writing
+.PHONY: install instance demo test test-fast ui lint format clean bench bench-quality bench-scale bench-search bench-writing bench-runtimes
 
 install: $(STAMP)
 

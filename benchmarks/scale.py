@@ -6,8 +6,9 @@ and a fresh Dagster instance. It measures:
 
 - ingest: memories a second through the same validation and bulk insert as `consolidation ingest`;
 - pure embedding: the distinct texts through the same model, batch size and chunks, with no
-  cache or database: the physical floor of a cold run;
-- cold run: `ConsolidationEngine.execute` with an empty embedding cache;
+  cache or database, under PyTorch (in a process of its own, so its memory is not counted
+  against the run's) and under the default runtime (ONNX Runtime where it applies);
+- cold run: `ConsolidationEngine.execute` with an empty embedding cache, on the default runtime;
 - warm re-run: the same again with nothing new;
 - incremental run: after ingesting 1% more memories;
 - each phase's seconds in the cold and incremental runs, and the peak resident memory.
@@ -34,22 +35,55 @@ from consolidation_assets.phases.registry import PHASE_NAMES
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def distinct_texts(size: int) -> list[str]:
+    """The distinct texts of a project of ``size`` memories, as the run will see them."""
+    from benchmarks.corpus import base_texts, project_memories
+
+    records = project_memories("bench", size, bases=base_texts())
+    return list(dict.fromkeys(r["content"] for r in records))
+
+
+def pure_embedding(runtime: str, texts: list[str]) -> float:
+    """Seconds to embed ``texts`` on ``runtime``, chunk by chunk as a run does, model loaded."""
+    from consolidation_assets.services.embedders import EMBED_CHUNK, make_embedder
+
+    embedder = make_embedder(runtime=runtime)
+    embedder.encode(["load the model before timing"])
+    started = time.perf_counter()
+    for start in range(0, len(texts), EMBED_CHUNK):
+        embedder.encode(texts[start : start + EMBED_CHUNK])
+    return time.perf_counter() - started
+
+
+def torch_embedding(size: int, workdir: Path) -> float:
+    """PyTorch's pure embedding time in a process of its own; it also makes the ONNX export
+    (untimed), so the measured process never loads PyTorch."""
+    out = workdir / "torch.json"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale", "--torch-only", str(size), "--out", str(out)],
+        check=True,
+    )
+    return float(json.loads(out.read_text())["torch_embedding_seconds"])
+
+
 def measure(size: int, workdir: Path) -> dict:
     """Everything for one size, in this process."""
     os.environ["DAGSTER_HOME"] = str(workdir / "dagster_home")
     os.environ["CONSOLIDATION_DATABASE_URL"] = f"sqlite:///{workdir / 'memories.db'}"
+    os.environ.setdefault("CONSOLIDATION_MODEL_CACHE", str(RESULTS / "models"))
 
     from benchmarks.corpus import base_texts, project_memories
     from consolidation_assets.engine import ConsolidationEngine
     from consolidation_assets.services import settings
-    from consolidation_assets.services.embedders import EMBED_CHUNK, SentenceTransformerEmbedder
+    from consolidation_assets.services.embedders import make_embedder
     from consolidation_assets.services.memory_input import content_hash, parse_jsonl
     from consolidation_assets.store.memories import insert_memories
     from consolidation_assets.store.schema import upgrade
 
+    torch_seconds = torch_embedding(size, workdir)
     bases = base_texts()
     store = settings.memory_store()
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder()
     path = workdir / "memories.jsonl"
     path.write_text(
         "\n".join(json.dumps(r) for r in project_memories("bench", size, bases=bases)) + "\n"
@@ -64,11 +98,7 @@ def measure(size: int, workdir: Path) -> dict:
         return seconds, list({content_hash(m.content): m.content for m in memories}.values())
 
     ingest_seconds, distinct = ingest()
-    embedder.encode(["load the model before timing"])
-    started = time.perf_counter()
-    for start in range(0, len(distinct), EMBED_CHUNK):
-        embedder.encode(distinct[start : start + EMBED_CHUNK])
-    embedding_seconds = time.perf_counter() - started
+    embedding_seconds = pure_embedding("", distinct)
     distinct_count = len(distinct)
     del distinct
     gc.collect()
@@ -94,7 +124,9 @@ def measure(size: int, workdir: Path) -> dict:
         "distinct_texts": distinct_count,
         "ingest_seconds": ingest_seconds,
         "ingest_per_second": size / ingest_seconds,
+        "runtime": getattr(embedder, "runtime", "torch"),
         "embedding_seconds": embedding_seconds,
+        "torch_embedding_seconds": torch_seconds,
         "cold_seconds": cold.duration_seconds,
         "warm_seconds": warm.duration_seconds,
         "incremental_seconds": incremental.duration_seconds,
@@ -110,14 +142,17 @@ def measure(size: int, workdir: Path) -> dict:
 
 
 def print_table(rows: list[dict]) -> None:
+    print(f"\nruntime: {rows[0]['runtime'] if rows else '-'}")
     print(
-        f"\n{'memories':>9s} {'ingest/s':>9s} {'embed s':>8s} {'cold s':>8s} {'cold/emb':>8s} "
-        f"{'warm s':>7s} {'warm %':>7s} {'+1% s':>7s} {'+1% %':>7s} {'peak MB':>8s}"
+        f"\n{'memories':>9s} {'ingest/s':>9s} {'torch s':>8s} {'embed s':>8s} {'cold s':>8s} "
+        f"{'cold/torch':>10s} {'warm s':>7s} {'warm %':>7s} {'+1% s':>7s} {'+1% %':>7s} "
+        f"{'peak MB':>8s}"
     )
     for r in rows:
         print(
-            f"{r['memories']:9d} {r['ingest_per_second']:9.0f} {r['embedding_seconds']:8.1f} "
-            f"{r['cold_seconds']:8.1f} {r['cold_seconds'] / r['embedding_seconds']:8.2f} "
+            f"{r['memories']:9d} {r['ingest_per_second']:9.0f} "
+            f"{r['torch_embedding_seconds']:8.1f} {r['embedding_seconds']:8.1f} "
+            f"{r['cold_seconds']:8.1f} {r['cold_seconds'] / r['torch_embedding_seconds']:10.2f} "
             f"{r['warm_seconds']:7.1f} {100 * r['warm_seconds'] / r['cold_seconds']:7.1f} "
             f"{r['incremental_seconds']:7.1f} "
             f"{100 * r['incremental_seconds'] / r['cold_seconds']:7.1f} {r['peak_rss_mb']:8.0f}"
@@ -134,8 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--torch-only", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.torch_only:
+        from consolidation_assets.services.embedders import make_embedder
+
+        make_embedder().encode(["export the model before the measured process needs it"])
+        seconds = pure_embedding("torch", distinct_texts(args.torch_only))
+        Path(args.out).write_text(json.dumps({"torch_embedding_seconds": seconds}))
+        return 0
     if args.one:
         with tempfile.TemporaryDirectory() as workdir:
             row = measure(args.one, Path(workdir))

@@ -20,7 +20,7 @@ from consolidation_assets.defs.run_results import (
     result_from_run,
 )
 from consolidation_assets.services import settings
-from consolidation_assets.services.embedders import Embedder, SentenceTransformerEmbedder
+from consolidation_assets.services.embedders import Embedder, make_embedder
 from consolidation_assets.services.memory_input import validate_project_id
 from consolidation_assets.store import MemoryStore
 from consolidation_assets.store.jobs import JobRecord, save_job
@@ -57,7 +57,7 @@ class ConsolidationEngine:
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger: {trigger!r} is not one of {', '.join(TRIGGERS)}")
         self.store = settings.memory_store(db)
-        self.embeddings = embedding_service or SentenceTransformerEmbedder()
+        self.embeddings = embedding_service or make_embedder()
         self.scope = scope if isinstance(scope, Scope) else Scope.from_dict(scope)
         self.trigger = trigger
         self.log_level = log_level

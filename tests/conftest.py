@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from consolidation_assets.services.embedders import SentenceTransformerEmbedder
+from consolidation_assets.services.embedders import make_embedder
 from consolidation_assets.store import MemoryStore
 from consolidation_assets.store.engine import dispose_all
 from tests.helpers import RememberingEmbedder
@@ -37,6 +37,21 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     dispose_all()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_exports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export of the model for the whole session, whatever DAGSTER_HOME a test uses
+    (the CLI, the webserver and the daemon inherit it): exporting takes seconds, not each
+    test's business."""
+    folder = tmp_path_factory.mktemp("model_exports")
+    previous = os.environ.get("CONSOLIDATION_MODEL_CACHE")
+    os.environ["CONSOLIDATION_MODEL_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("CONSOLIDATION_MODEL_CACHE", None)
+    else:
+        os.environ["CONSOLIDATION_MODEL_CACHE"] = previous
+
+
 @pytest.fixture(autouse=True)
 def no_inherited_definitions_state() -> Iterator[None]:
     """Each test starts without a current definitions-state storage, and leaves none behind.
@@ -53,9 +68,10 @@ def no_inherited_definitions_state() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def embedder() -> RememberingEmbedder:
-    """The packaged all-MiniLM-L6-v2, loaded once for the whole session; a text embedded once
-    in the session is not embedded again (its vector is the model's, bit for bit)."""
-    model = RememberingEmbedder(SentenceTransformerEmbedder())
+    """The packaged all-MiniLM-L6-v2 on the default runtime (ONNX Runtime where installed),
+    loaded once for the whole session; a text embedded once in the session is not embedded
+    again (its vector is the model's, bit for bit)."""
+    model = RememberingEmbedder(make_embedder())
     model.encode(["warm up"])
     return model
 

@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from consolidation_assets.services import settings
-from consolidation_assets.services.embedders import Embedder, SentenceTransformerEmbedder
+from consolidation_assets.services.embedders import Embedder, make_embedder
 from consolidation_assets.services.llm_writer import LLMSettings
 from consolidation_assets.services.runner import RunState
 from consolidation_assets.store import MemoryStore
@@ -38,19 +38,31 @@ class MemoryStoreResource(dg.ConfigurableResource):
 
 
 class EmbedderResource(dg.ConfigurableResource):
-    """The sentence-transformers model every phase's vectors come from (cached in the store)."""
+    """The model every phase's vectors come from (cached in the store), and what runs it."""
 
     model: str = Field(
         default="",
         description="sentence-transformers model name or path; empty means the packaged "
         "all-MiniLM-L6-v2, loaded with no network",
     )
+    runtime: str = Field(
+        default="",
+        description="auto (ONNX Runtime for the packaged model on the CPU, else PyTorch), onnx, "
+        "onnx-int8 (faster, other vectors) or torch; empty means CONSOLIDATION_EMBED_RUNTIME "
+        "or auto",
+    )
+    threads: int = Field(
+        default=-1,
+        description="ONNX Runtime threads per run; 0 every core, -1 CONSOLIDATION_EMBED_THREADS "
+        "or every core",
+    )
     device: str = Field(default="cpu", description="torch device")
     batch_size: int = Field(default=64, description="texts per forward pass")
 
     def create_resource(self, context: dg.InitResourceContext) -> Embedder:
         """What the assets receive: the plain embedder, not this configuration."""
-        return SentenceTransformerEmbedder(self.model, self.device, self.batch_size)
+        threads = None if self.threads < 0 else self.threads
+        return make_embedder(self.model, self.runtime, threads, self.device, self.batch_size)
 
 
 class WritingResource(dg.ConfigurableResource):

@@ -17,7 +17,7 @@ import numpy as np
 from consolidation_assets.phases.search import Hit, HybridIndex
 from consolidation_assets.phases.text import shorten
 from consolidation_assets.services import settings
-from consolidation_assets.services.embedders import Embedder, SentenceTransformerEmbedder
+from consolidation_assets.services.embedders import Embedder, make_embedder
 from consolidation_assets.services.memory_input import (
     MEMORY_TYPES,
     parse_timestamp,
@@ -132,7 +132,7 @@ class KnowledgeBase:
         embedding_service: Embedder | None = None,
     ) -> None:
         self.store = settings.memory_store(db)
-        self.embeddings = embedding_service or SentenceTransformerEmbedder()
+        self.embeddings = embedding_service or make_embedder()
         self._indexes: dict[str, _ProjectIndex] = {}
         self._lock = threading.Lock()
 

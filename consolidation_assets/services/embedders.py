@@ -117,7 +117,7 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        _release_freed_memory()
+        release_freed_memory()
         return np.asarray(vectors, dtype=np.float32)
 
     def __repr__(self) -> str:
@@ -135,7 +135,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
         return None
 
 
-def _release_freed_memory() -> None:
+def release_freed_memory() -> None:
     """Hand the pages of freed activations back to the system.
 
     The model's activations are freed after every batch, but glibc keeps the pages in each
@@ -145,6 +145,55 @@ def _release_freed_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+RUNTIMES = ("auto", "onnx", "onnx-int8", "torch")
+RUNTIME_ENV = "CONSOLIDATION_EMBED_RUNTIME"
+MODEL_CACHE_ENV = "CONSOLIDATION_MODEL_CACHE"
+
+
+def model_cache_dir() -> Path:
+    """Where exported models live: ``CONSOLIDATION_MODEL_CACHE``, else ``models/`` in the
+    instance directory, beside the memory store."""
+    from consolidation_assets.services import settings
+
+    configured = os.environ.get(MODEL_CACHE_ENV)
+    return Path(configured) if configured else settings.dagster_home() / "models"
+
+
+def make_embedder(
+    model: str = "",
+    runtime: str = "",
+    threads: int | None = None,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> Embedder:
+    """The embedder a setting asks for.
+
+    ``runtime`` (default ``CONSOLIDATION_EMBED_RUNTIME``, else ``auto``): ``auto`` runs the
+    packaged model under ONNX Runtime on the CPU when it is installed, PyTorch otherwise;
+    ``onnx`` insists on ONNX Runtime; ``onnx-int8`` is its int8 quantization (other vectors,
+    another cache id); ``torch`` is PyTorch. A model other than the packaged one always runs
+    under PyTorch, which is what sentence-transformers loads.
+    """
+    runtime = runtime or os.environ.get(RUNTIME_ENV, "").strip() or "auto"
+    if runtime not in RUNTIMES:
+        raise ValueError(f"embedding runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
+    packaged = resolve_model(model)[0] == PACKAGED_MODEL_ID
+    from consolidation_assets.services.onnx_embedder import OnnxEmbedder, onnx_available
+
+    if runtime.startswith("onnx"):
+        if not packaged:
+            raise ValueError(
+                f"the {runtime} runtime runs the packaged all-MiniLM-L6-v2 only, not {model!r}; "
+                "use runtime torch for other models"
+            )
+        if not onnx_available():
+            raise ValueError(f"the {runtime} runtime needs onnxruntime and onnx installed")
+        return OnnxEmbedder(model_cache_dir(), runtime == "onnx-int8", threads, batch_size)
+    if runtime == "auto" and packaged and device == "cpu" and onnx_available():
+        return OnnxEmbedder(model_cache_dir(), False, threads, batch_size, fall_back_to_torch=True)
+    return SentenceTransformerEmbedder(model, device, batch_size)
 
 
 class HashingEmbedder:
