@@ -1,10 +1,10 @@
 """What each embedding runtime costs and gives: PyTorch, ONNX Runtime fp32 and int8.
 
 Run with `make bench-runtimes` (part of `make bench-quality`). On the same texts, for each
-runtime: throughput on short texts (Banking77 queries) and on long ones (Generative Agents
-memories of 300 characters or more), agreement with PyTorch's vectors (mean and least cosine),
-STS-B dev Spearman correlation of cosine with the human scores, and the merge phase's
-precision and recall over MRPC val pairs with its default settings. Results also go to
+runtime: throughput on short texts (Banking77 queries) and on long ones (paragraphs of 300 to
+600 characters from the coding-agent rule files), agreement with PyTorch's vectors (mean and
+least cosine), STS-B dev Spearman correlation of cosine with the human scores, and the merge
+phase's precision and recall over MRPC val pairs with its default settings. Results also go to
 benchmarks/results/runtimes.json.
 """
 
@@ -42,12 +42,16 @@ def short_texts() -> list[str]:
 
 
 def long_texts() -> list[str]:
-    streams = datasets.agent_streams()
-    if streams is None:
-        raise SystemExit("runtimes: the Generative Agents streams are absent from ../shared/data")
-    texts = [n["description"] for nodes in streams.values() for n in nodes]
-    long = [t for t in dict.fromkeys(texts) if len(t) >= LONG_CHARS]
-    return long[:LONG_TEXTS]
+    path = datasets.SHARED_DATA / "cursorrules_coding_agent_rules" / "rule_files.jsonl"
+    if not path.exists():
+        raise SystemExit("runtimes: the coding-agent rule files are absent from ../shared/data")
+    paragraphs = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        for block in json.loads(line)["text"].split("\n\n"):
+            text = " ".join(block.split())
+            if LONG_CHARS <= len(text) <= 2 * LONG_CHARS:
+                paragraphs.append(text)
+    return list(dict.fromkeys(paragraphs))[:LONG_TEXTS]
 
 
 def stsb_dev() -> tuple[list[str], list[str], list[float]]:
