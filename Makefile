@@ -9,7 +9,7 @@ INSTANCE_YAML := $(if $(DAGSTER_PG_URL),dagster.postgres.yaml,dagster.yaml)
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: install instance demo test test-fast ui lint format clean bench bench-quality bench-scale bench-search bench-writing bench-runtimes
+.PHONY: install instance demo test test-fast ui image lint format clean bench bench-quality bench-scale bench-search bench-writing bench-runtimes
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ ui: instance
 	$(BIN)/consolidation load-samples
 	cd $(DAGSTER_HOME) && $(abspath $(BIN))/dagster dev -h $(UI_HOST) -p $(UI_PORT) \
 		-w $(CURDIR)/workspace.yaml
+
+# The code location's image for the Docker deployment (docs/docker.md); prints its tag last.
+# Needs Docker, and debootstrap when python:3.11-slim cannot be pulled.
+image:
+	PYTHON=$(PYTHON) deploy/docker/build-image.sh
 
 # Benchmarks read the public data in ../shared/data (CONSOLIDATION_SHARED_DATA) and skip what is
 # absent; results go to benchmarks/results/ and, by hand, to benchmarks/README.md.

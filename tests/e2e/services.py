@@ -2,8 +2,8 @@
 
 ``Services`` holds a fresh ``DAGSTER_HOME`` with one of the project's instance settings, starts
 ``dagster-webserver``, ``dagster-daemon`` and optionally ``dagster code-server`` (the code
-location served over gRPC, with a workspace pointing at it), talks GraphQL to the webserver,
-and runs the ``consolidation`` CLI in the same environment.
+location served over gRPC, with a workspace pointing at it, here or in a container), talks
+GraphQL to the webserver, and runs the ``consolidation`` CLI in the same environment.
 """
 
 from __future__ import annotations
@@ -68,11 +68,13 @@ class Services:
         database_url: str,
         instance_url: str | None,
         env: dict[str, str] | None = None,
+        settings: Path | None = None,
     ) -> None:
         self.home = tmp_path / "services_home"
         self.home.mkdir()
-        settings = "dagster.postgres.yaml" if instance_url else "dagster.yaml"
-        shutil.copy(REPO / settings, self.home / "dagster.yaml")
+        if settings is None:
+            settings = REPO / ("dagster.postgres.yaml" if instance_url else "dagster.yaml")
+        shutil.copy(settings, self.home / "dagster.yaml")
         self.database_url = database_url
         self.port = free_port()
         self.workspace = REPO / "workspace.yaml"
@@ -122,6 +124,10 @@ class Services:
             "--location-name",
             "consolidation",
         )
+        self.use_code_server(port)
+
+    def use_code_server(self, port: int) -> None:
+        """Point the webserver's and the daemon's workspace at a code server on ``port``."""
         self.workspace = self.home / "workspace.yaml"
         self.workspace.write_text(
             "load_from:\n"
