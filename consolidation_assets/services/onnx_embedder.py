@@ -120,6 +120,9 @@ def _export(model_path: Path, target: Path) -> None:
     """Export with ``torch.onnx`` to a temporary file, check it, then rename it into place."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
     class LastHiddenState(torch.nn.Module):
         def __init__(self, model: Any) -> None:
@@ -156,7 +159,7 @@ def _export(model_path: Path, target: Path) -> None:
                 dynamo=False,
             )
         _check_against_torch(Path(temporary), model_path)
-        os.replace(temporary, target)
+        _publish(temporary, target)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -177,21 +180,29 @@ def _check_against_torch(exported: Path, model_path: Path) -> None:
 
 
 def _quantize(fp32: Path, target: Path) -> None:
-    """int8 weights by dynamic quantization, after ONNX Runtime's recommended pre-processing."""
+    """int8 weights by dynamic quantization, written beside the fp32 export."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    prepared = target.with_suffix(".prepared.onnx")
     handle, temporary = tempfile.mkstemp(suffix=".onnx", dir=target.parent)
     os.close(handle)
+    quantizer_log = logging.getLogger()
+    previous = quantizer_log.level
+    # The quantizer logs a suggestion to pre-process the model first; that step writes
+    # scratch files into the working directory, and dynamic quantization needs no shapes.
+    quantizer_log.setLevel(logging.ERROR)
     try:
-        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-        quantize_dynamic(str(prepared), temporary, weight_type=QuantType.QInt8)
-        os.replace(temporary, target)
+        quantize_dynamic(str(fp32), temporary, weight_type=QuantType.QInt8)
+        _publish(temporary, target)
     finally:
-        for leftover in (temporary, prepared):
-            if os.path.exists(leftover):
-                os.unlink(leftover)
+        quantizer_log.setLevel(previous)
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _publish(temporary: str, target: Path) -> None:
+    """Readable by every user of a shared model folder, then atomically in place."""
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, target)
 
 
 @functools.cache
