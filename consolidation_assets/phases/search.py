@@ -157,7 +157,7 @@ class SearchSettings:
 
     lexical: float = 1.5
     specificity: float = 0.25
-    time: float = 0.2
+    time: float = 0.3
     task: float = 0.5
 
     def ceiling(self) -> float:
@@ -168,12 +168,14 @@ class SearchSettings:
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked item: its index, its score in (0, 1], and both sides' raw scores."""
+    """One ranked item: its index, its score in (0, 1], both sides' raw scores, and whether it
+    was made within a date the query names."""
 
     index: int
     score: float
     semantic: float
     lexical: float
+    dated: bool = False
 
 
 class HybridIndex:
@@ -248,7 +250,8 @@ class HybridIndex:
         items, cosines, bm25 = self._candidates(query, query_text, allowed, depth)
         if items.size == 0:
             return [], []
-        scores = self._scores(items, cosines, bm25, query_text, settings)
+        dated = self._dated(items, query_text)
+        scores = self._scores(items, cosines, bm25, dated, query_text, settings)
         inside = np.zeros(items.size, dtype=bool) if second is None else second[items]
         ceiling = settings.ceiling()
         parts = []
@@ -262,6 +265,7 @@ class HybridIndex:
                         round(min(1.0, max(float(scores[j]) / ceiling, 1e-4)), 4),
                         float(cosines[j]),
                         float(bm25[items[j]]),
+                        bool(dated[j]),
                     )
                     for j in order.tolist()
                 ]
@@ -286,11 +290,22 @@ class HybridIndex:
             cosines = np.concatenate([cosines, self._similarities(query, extra)])
         return items, cosines, bm25
 
+    def _dated(self, items: np.ndarray, query_text: str) -> np.ndarray:
+        """Which candidates were made within a window the query names by date."""
+        inside = np.zeros(items.size, dtype=bool)
+        if self.spans is None:
+            return inside
+        first, last = self.spans[items, 0], self.spans[items, 1]
+        for window in query_windows(query_text):
+            inside |= (first >= window.start) & (last < window.end)
+        return inside
+
     def _scores(
         self,
         items: np.ndarray,
         cosines: np.ndarray,
         bm25: np.ndarray,
+        dated: np.ndarray,
         query_text: str,
         settings: SearchSettings,
     ) -> np.ndarray:
@@ -299,14 +314,7 @@ class HybridIndex:
         scores = cosines.astype(np.float64) - settings.specificity * self.typicality[items]
         if mass > 0:
             scores += settings.lexical * bm25[items] / mass
-        if self.spans is not None and settings.time:
-            windows = query_windows(query_text)
-            if windows:
-                first, last = self.spans[items, 0], self.spans[items, 1]
-                inside = np.zeros(items.size, dtype=bool)
-                for window in windows:
-                    inside |= (first >= window.start) & (last < window.end)
-                scores += settings.time * inside
+        scores += settings.time * dated
         if settings.task:
             groups = self.groups[items] if self.groups is not None else np.full(items.size, -1)
             scores = scores + settings.task * group_support(groups, scores)

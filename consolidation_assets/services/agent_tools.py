@@ -30,7 +30,8 @@ from consolidation_assets.store.knowledge import FeedbackResult, UnknownEntryErr
 DEFAULT_BUDGET_CHARS = 4000
 # How many entries, general items and memories task context considers before the budget.
 CONTEXT_CANDIDATES = 30
-# Below this cosine an item only counts as relevant when it shares a term with the query.
+# Below this cosine an item only counts as relevant when it shares a term with the query or
+# was made on a date the query names.
 MIN_SIMILARITY = 0.2
 CONTEXT_ITEM_CHARS = 240
 # The most relevant entry is cut to fit a small budget rather than left out, down to this.
@@ -394,7 +395,7 @@ def _result(catalogue: knowledge.Catalogue, hit: Hit) -> SearchResult:
 
 
 def _relevant(hit: Hit) -> bool:
-    return hit.semantic >= MIN_SIMILARITY or hit.lexical > 0
+    return hit.semantic >= MIN_SIMILARITY or hit.lexical > 0 or hit.dated
 
 
 def _ranked_entries(
