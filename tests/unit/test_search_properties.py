@@ -198,6 +198,10 @@ def check_search(
         assert 0 < hit.score <= 1
         assert hit.lexical == pytest.approx(float(bm25[hit.index]), rel=1e-5, abs=1e-6)
         assert hit.semantic == pytest.approx(float(vectors[hit.index] @ query_vector), abs=1e-6)
+        spans = index.spans
+        assert hit.dated == (
+            spans is not None and any(w.holds(*spans[hit.index]) for w in query_windows(query))
+        )
 
 
 def assert_ranked(hits: list[Hit], final: dict[int, float], limit: int) -> None:
