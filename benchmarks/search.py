@@ -1,6 +1,9 @@
-"""Search and task-context latency on a project of 100,000 memories, on this machine.
+"""Search and task context: whether they find the evidence, and how fast, on this machine.
 
-Run with `make bench-search` (or `python -m benchmarks.search --size 10000`). The project is
+Run with `make bench-search`. First the retrieval benchmark (benchmarks/retrieval.py): evidence
+recall on the LoCoMo dev conversations, beside cosine, BM25 and their fusion over the raw facts,
+in a few minutes; `--retrieval-only` stops there. Then latency (`--latency-only` for that
+alone, `--size 10000` for a smaller project). The latency project is
 built by benchmarks/corpus.py, as in the scale benchmark, and consolidated once; its store is
 kept in `benchmarks/results/search-<size>.db`, so a second run only measures. It reports:
 
@@ -23,6 +26,7 @@ import os
 import random
 import re
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -146,7 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=1_000)
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--retrieval-only", action="store_true", help="evidence recall alone")
+    only.add_argument("--latency-only", action="store_true", help="latency at --size alone")
     args = parser.parse_args(argv)
+    if not args.latency_only:
+        # In a process of its own, so that the latency part below starts fresh (its index
+        # load and peak memory are those of a process that did nothing else).
+        done = subprocess.run([sys.executable, "-m", "benchmarks.retrieval"], check=False)
+        if args.retrieval_only or done.returncode:
+            return done.returncode
     from benchmarks.corpus import base_texts
 
     if not base_texts():

@@ -1,14 +1,32 @@
-"""Hybrid retrieval: embedding similarity fused with BM25, fast enough for an agent's loop.
+"""Hybrid retrieval: embedding similarity, exact terms, dates and tasks, fast enough for an agent.
 
 Embeddings find what a query means and blur what it names: an error code, a file name or a
-flag is one token among many to the model. BM25 over the same texts finds those exactly.
-The two ranked lists are fused by reciprocal rank (each item scores ``1 / (60 + rank)`` in
-every list it is in), which needs no calibration between cosine and BM25 scales.
+flag is one token among many to the model. BM25 over the same texts finds those exactly. Each
+item's score adds four signals to its cosine similarity with the query, each weighed by a
+``SearchSettings`` field (chosen on held-out data, see benchmarks/README.md):
+
+- ``lexical``: the share of the query's term weight the item's text matches, its BM25 score
+  over the most a text could score for that query (each distinct query term's idf times
+  ``k1 + 1``). A query whose matched terms are rare ("STRIPE_WEBHOOK_SECRET") leans on this
+  side; one whose terms are everywhere ("error in the service") hardly moves it. The score is
+  absolute, not relative to the best match, so separate indexes (memories, playbook entries)
+  score on one scale.
+- ``specificity``: minus the item's similarity to the index's mean direction. A memory close
+  to what the whole project says ("keep spreading positivity", "tests must pass") is near
+  every query and crowds out the one that answers; this is the hubness correction of CSLS
+  (Conneau et al. 2018) with the mean direction in place of each item's neighbours.
+- ``time``: a bonus when the item was made within a window the query names by date (see
+  ``dates``): all of it, so a pattern seen over months is not made relevant by any day in
+  them.
+- ``task``: a share of the mean of the two best scores among the item's task-mates, so the
+  memories an agent wrote in the same task as a strong match come up with it (its own score
+  alone when nothing else of its task is a candidate).
 
 Neither side compares a query with every item of a large project. Up to ``EXACT_LIMIT``
 items the vectors are searched exactly. Above that they are grouped into the inverted file's
 cells (see ``neighbors``), stored cell by cell, and only the cells nearest the query are
-read. BM25 reads only the postings of the query's terms.
+read; items that only BM25 finds are scored on top. BM25 reads only the postings of the
+query's terms.
 """
 
 from __future__ import annotations
@@ -21,12 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from consolidation_assets.phases.dates import query_windows
 from consolidation_assets.phases.neighbors import partition
 from consolidation_assets.phases.text import STOP_WORDS
 
 EXACT_LIMIT = 20_000
 PROBES = 24
-RRF_K = 60
 BM25_K1 = 1.2
 BM25_B = 0.75
 _TOKEN = re.compile(r"[a-z0-9_]+(?:[.\-/:][a-z0-9_]+)*")
@@ -73,6 +91,8 @@ class LexicalIndex:
         col_index = np.asarray(cols, dtype=np.int64)
         document_frequency = np.bincount(col_index, minlength=len(vocabulary))
         idf = np.log1p((self.size - document_frequency + 0.5) / (document_frequency + 0.5))
+        self.idf = idf
+        self.unseen_idf = float(np.log1p((self.size + 0.5) / 0.5))
         average = float(lengths.mean()) if self.size else 1.0
         norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[row_index] / max(average, 1e-9))
         weights = idf[col_index] * tf * (BM25_K1 + 1) / (tf + norm)
@@ -80,6 +100,17 @@ class LexicalIndex:
             (weights.astype(np.float32), (row_index, col_index)),
             shape=(self.size, len(vocabulary)),
         )
+
+    def query_mass(self, query: str) -> float:
+        """The most any text could score for the query: each distinct term's idf times
+        ``k1 + 1``. A term no item holds counts at the highest idf, so a query naming
+        something absent is matched only in part by any text."""
+        terms = set(search_terms(query))
+        idf = sum(
+            float(self.idf[self.vocabulary[t]]) if t in self.vocabulary else self.unseen_idf
+            for t in terms
+        )
+        return idf * (BM25_K1 + 1)
 
     def scores(self, query: str) -> np.ndarray:
         """The BM25 score of every item for the query (zero where no term matches)."""
@@ -121,22 +152,63 @@ class VectorIndex:
 
 
 @dataclass(frozen=True)
+class SearchSettings:
+    """How much each signal weighs beside cosine similarity (see the module docstring)."""
+
+    lexical: float = 1.5
+    specificity: float = 0.25
+    time: float = 0.3
+    task: float = 0.5
+
+    def ceiling(self) -> float:
+        """The most an item can score: cosine 1, every query term matched, in the window,
+        and task-mates as good."""
+        return (1.0 + self.lexical + self.time) * (1.0 + self.task)
+
+
+@dataclass(frozen=True)
 class Hit:
-    """One ranked item: its index, the fused score in (0, 1], and both sides' raw scores."""
+    """One ranked item: its index, its score in (0, 1], both sides' raw scores, and whether it
+    was made within a date the query names."""
 
     index: int
     score: float
     semantic: float
     lexical: float
+    dated: bool = False
 
 
 class HybridIndex:
-    """Items searchable by meaning and by exact terms, with per-query filters."""
+    """Items searchable by meaning, exact terms, dates and tasks, with per-query filters.
 
-    def __init__(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+    ``spans`` holds each item's (first, last) time in epoch seconds; ``groups`` each item's
+    task as an integer (``-1``: none); ``center`` the unit direction the specificity signal
+    measures against, by default the mean of ``vectors``, so that an index of playbook entries
+    can share the one of the project's memories and score on its scale.
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        vectors: np.ndarray,
+        *,
+        spans: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        center: np.ndarray | None = None,
+        settings: SearchSettings | None = None,
+    ) -> None:
         if len(texts) != vectors.shape[0]:
             raise ValueError(f"{len(texts)} texts but {vectors.shape[0]} vectors")
         self.size = len(texts)
+        self.settings = settings or SearchSettings()
+        self.center = mean_direction(vectors) if center is None else center
+        self.typicality = (
+            np.asarray(vectors, dtype=np.float32) @ self.center
+            if self.size
+            else np.zeros(0, dtype=np.float32)
+        )
+        self.spans = None if spans is None else np.asarray(spans, dtype=np.float64)
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
         self.vectors = VectorIndex(vectors)
         self.lexical = LexicalIndex(texts)
         self._inverse_order = (
@@ -150,39 +222,156 @@ class HybridIndex:
         limit: int = 10,
         allowed: np.ndarray | None = None,
         depth: int = 100,
+        settings: SearchSettings | None = None,
     ) -> list[Hit]:
-        """The ``limit`` best items among ``allowed`` (a boolean mask; None: all)."""
+        """The ``limit`` best items among ``allowed`` (a boolean mask; None: all).
+
+        The candidates are the items the vector side reads (all of them, or the nearest cells)
+        and the ``depth`` best BM25 matches.
+        """
+        return self.search_split(query_vector, query_text, limit, allowed, None, depth, settings)[0]
+
+    def search_split(
+        self,
+        query_vector: np.ndarray,
+        query_text: str,
+        limit: int,
+        allowed: np.ndarray | None,
+        second: np.ndarray | None,
+        depth: int = 100,
+        settings: SearchSettings | None = None,
+    ) -> tuple[list[Hit], list[Hit]]:
+        """The ``limit`` best allowed items outside the ``second`` mask, and the ``limit`` best
+        inside it, from one scoring (memories, and patterns and principles, say)."""
         if self.size == 0 or limit <= 0:
-            return []
-        depth = max(depth, limit)
-        items, cosines = self.vectors.candidates(np.asarray(query_vector, dtype=np.float32))
-        if allowed is not None:
-            keep = allowed[items]
-            items, cosines = items[keep], cosines[keep]
-        semantic = _top(items, cosines, depth)
+            return [], []
+        settings = settings or self.settings
+        query = np.asarray(query_vector, dtype=np.float32)
+        items, cosines, bm25 = self._candidates(query, query_text, allowed, depth)
+        if items.size == 0:
+            return [], []
+        dated = self._dated(items, query_text)
+        scores = self._scores(items, cosines, bm25, dated, query_text, settings)
+        inside = np.zeros(items.size, dtype=bool) if second is None else second[items]
+        ceiling = settings.ceiling()
+        parts = []
+        for part in (~inside, inside):
+            chosen = np.flatnonzero(part)
+            order = chosen[np.lexsort((items[chosen], -scores[chosen]))[:limit]]
+            parts.append(
+                [
+                    Hit(
+                        int(items[j]),
+                        round(min(1.0, max(float(scores[j]) / ceiling, 1e-4)), 4),
+                        float(cosines[j]),
+                        float(bm25[items[j]]),
+                        bool(dated[j]),
+                    )
+                    for j in order.tolist()
+                ]
+            )
+        return parts[0], parts[1]
+
+    def _candidates(
+        self, query: np.ndarray, query_text: str, allowed: np.ndarray | None, depth: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(items, their cosines, every item's BM25): what the vector side reads among the
+        allowed items, and the ``depth`` best BM25 matches it did not read."""
+        items, cosines = self.vectors.candidates(query)
         bm25 = self.lexical.scores(query_text)
         matched = np.flatnonzero(bm25 > 0)
         if allowed is not None:
+            keep = allowed[items]
+            items, cosines = items[keep], cosines[keep]
             matched = matched[allowed[matched]]
-        lexical = _top(matched, bm25[matched], depth)
-        fused: dict[int, float] = {}
-        for ranked in (semantic, lexical):
-            for rank, item in enumerate(ranked.tolist()):
-                fused[item] = fused.get(item, 0.0) + 1.0 / (RRF_K + rank + 1)
-        if not fused:
-            return []
-        best = sorted(fused.items(), key=lambda pair: (-pair[1], pair[0]))[:limit]
-        chosen = np.array([item for item, _ in best], dtype=np.int64)
-        sims = self._similarities(np.asarray(query_vector, dtype=np.float32), chosen)
-        top_score = 2.0 / (RRF_K + 1)
-        return [
-            Hit(int(item), round(score / top_score, 4), float(sim), float(bm25[item]))
-            for (item, score), sim in zip(best, sims.tolist(), strict=True)
-        ]
+        if self.vectors.centroids is not None:
+            extra = np.setdiff1d(_top(matched, bm25[matched], depth), items)
+            items = np.concatenate([items, extra])
+            cosines = np.concatenate([cosines, self._similarities(query, extra)])
+        return items, cosines, bm25
+
+    def _dated(self, items: np.ndarray, query_text: str) -> np.ndarray:
+        """Which candidates were made within a window the query names by date."""
+        inside = np.zeros(items.size, dtype=bool)
+        if self.spans is None:
+            return inside
+        first, last = self.spans[items, 0], self.spans[items, 1]
+        for window in query_windows(query_text):
+            inside |= (first >= window.start) & (last < window.end)
+        return inside
+
+    def _scores(
+        self,
+        items: np.ndarray,
+        cosines: np.ndarray,
+        bm25: np.ndarray,
+        dated: np.ndarray,
+        query_text: str,
+        settings: SearchSettings,
+    ) -> np.ndarray:
+        """Each candidate's score: cosine, then the four signals of the module docstring."""
+        mass = self.lexical.query_mass(query_text)
+        scores = cosines.astype(np.float64) - settings.specificity * self.typicality[items]
+        if mass > 0:
+            scores += settings.lexical * bm25[items] / mass
+        scores += settings.time * dated
+        if settings.task:
+            groups = self.groups[items] if self.groups is not None else np.full(items.size, -1)
+            scores = scores + settings.task * group_support(groups, scores)
+        return scores
 
     def _similarities(self, query: np.ndarray, items: np.ndarray) -> np.ndarray:
         where = items if self._inverse_order is None else self._inverse_order[items]
         return self.vectors.vectors[where] @ query
+
+
+def interleave(specific: Sequence[Hit], general: Sequence[Hit], limit: int) -> list[Hit]:
+    """Specific results first; general ones (patterns, principles) only where they earn it.
+
+    Both lists come best first, scored on one scale. At most one general result in every ten
+    places (rounded up) comes back among the specific ones, and only one scoring at least as
+    high as the third-best specific result: it then takes the place its score earns, but never
+    the first, so a specific answer is never crowded out of the top. When there are fewer than
+    ``limit`` specific results the general ones fill the rest, best first.
+    """
+    specific = list(specific[:limit])
+    threshold = specific[2].score if len(specific) >= 3 else float("-inf")
+    admitted = [g for g in general if g.score >= threshold][: -(-limit // 10)]
+    kind = {id(h): 1 for h in admitted}
+    merged = sorted([*specific, *admitted], key=lambda h: (-h.score, kind.get(id(h), 0)))
+    if specific and merged[0] is not specific[0]:
+        merged.remove(specific[0])
+        merged.insert(0, specific[0])
+    merged = merged[:limit]
+    rest = [g for g in general if id(g) not in kind]
+    return merged + rest[: limit - len(merged)]
+
+
+def mean_direction(vectors: np.ndarray) -> np.ndarray:
+    """The unit mean of the rows (zeros when there are none or they cancel out)."""
+    if vectors.shape[0] == 0:
+        return np.zeros(vectors.shape[1] if vectors.ndim == 2 else 0, dtype=np.float32)
+    total = np.asarray(vectors, dtype=np.float64).sum(axis=0)
+    norm = float(np.linalg.norm(total))
+    return (total / norm if norm > 0 else total).astype(np.float32)
+
+
+def group_support(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Per item, the mean of the two best scores of its group, or its own score when it is
+    alone in its group or has none (``-1``)."""
+    support = np.asarray(scores, dtype=np.float64).copy()
+    grouped = np.flatnonzero(groups >= 0)
+    if grouped.size == 0:
+        return support
+    order = grouped[np.lexsort((-support[grouped], groups[grouped]))]
+    keys = groups[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    ends = np.r_[starts[1:], keys.size]
+    best = support[order[starts]]
+    runner_up = support[order[np.minimum(starts + 1, keys.size - 1)]]
+    second = np.where(ends - starts > 1, runner_up, best)
+    support[order] = np.repeat((best + second) / 2, ends - starts)
+    return support
 
 
 def _top(items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from consolidation_assets.phases.search import Hit, HybridIndex
+from consolidation_assets.phases.search import Hit, HybridIndex, SearchSettings, interleave
 from consolidation_assets.phases.text import shorten
 from consolidation_assets.services import settings
 from consolidation_assets.services.embedders import Embedder, make_embedder
@@ -28,10 +28,10 @@ from consolidation_assets.store import lineage as links
 from consolidation_assets.store.knowledge import FeedbackResult, UnknownEntryError
 
 DEFAULT_BUDGET_CHARS = 4000
-# Entries may take this share of the budget at first, so the principles and patterns behind
-# them still fit; what is left over afterwards goes to further entries.
-ENTRY_SHARE = 0.6
-# Below this cosine an item only counts as relevant when it shares a term with the query.
+# How many entries, general items and memories task context considers before the budget.
+CONTEXT_CANDIDATES = 30
+# Below this cosine an item only counts as relevant when it shares a term with the query or
+# was made on a date the query names.
 MIN_SIMILARITY = 0.2
 CONTEXT_ITEM_CHARS = 240
 # The most relevant entry is cut to fit a small budget rather than left out, down to this.
@@ -79,6 +79,7 @@ class TaskContext:
     entries: list[dict[str, Any]] = field(default_factory=list)
     principles: list[dict[str, Any]] = field(default_factory=list)
     patterns: list[dict[str, Any]] = field(default_factory=list)
+    memories: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -86,6 +87,7 @@ class TaskContext:
             "playbook_entries": len(self.entries),
             "principles": len(self.principles),
             "patterns": len(self.patterns),
+            "memories": len(self.memories),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +100,7 @@ class TaskContext:
             "playbook_entries": self.entries,
             "principles": self.principles,
             "patterns": self.patterns,
+            "memories": self.memories,
             "markdown": self.markdown,
         }
 
@@ -130,9 +133,11 @@ class KnowledgeBase:
         self,
         db: MemoryStore | str | None = None,
         embedding_service: Embedder | None = None,
+        search_settings: SearchSettings | None = None,
     ) -> None:
         self.store = settings.memory_store(db)
         self.embeddings = embedding_service or make_embedder()
+        self.search_settings = search_settings or SearchSettings()
         self._indexes: dict[str, _ProjectIndex] = {}
         self._lock = threading.Lock()
 
@@ -152,7 +157,7 @@ class KnowledgeBase:
                 cached,
                 version=current,
                 playbook=playbook,
-                entries=HybridIndex(playbook.texts, playbook.vectors),
+                entries=self._entry_index(playbook, cached.items),
             )
             with self._lock:
                 self._indexes[project_id] = built
@@ -167,12 +172,19 @@ class KnowledgeBase:
             t: np.array([p == t for p in catalogue.pattern_types], dtype=bool)
             for t in PATTERN_TYPES
         }
+        items = HybridIndex(
+            catalogue.search_texts,
+            catalogue.vectors,
+            spans=catalogue.spans,
+            groups=catalogue.tasks,
+            settings=self.search_settings,
+        )
         built = _ProjectIndex(
             version=current,
             catalogue=catalogue,
-            items=HybridIndex(catalogue.texts, catalogue.vectors),
+            items=items,
             playbook=playbook,
-            entries=HybridIndex(playbook.texts, playbook.vectors),
+            entries=self._entry_index(playbook, items),
             position={item_id: i for i, item_id in enumerate(catalogue.ids)},
             by_memory_type=memory_type_masks,
             by_pattern_type=pattern_type_masks,
@@ -180,6 +192,13 @@ class KnowledgeBase:
         with self._lock:
             self._indexes[project_id] = built
         return built
+
+    def _entry_index(self, playbook: knowledge.Playbook, items: HybridIndex) -> HybridIndex:
+        """The playbook's entries, scored on the scale of the project's items (the same mean
+        direction), so that context can weigh an entry against a memory."""
+        return HybridIndex(
+            playbook.texts, playbook.vectors, center=items.center, settings=self.search_settings
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embeddings.encode([text])[0]
@@ -199,9 +218,12 @@ class KnowledgeBase:
     ) -> list[SearchResult]:
         """Merged memories, patterns and principles ranked by relevance to ``query``.
 
-        Hybrid: embedding similarity fused with BM25, so an exact error code or file name is
-        found even where the embedding blurs it. A memory absorbed by a merge is represented by
-        its merged memory. ``query_vector`` skips embedding the query (it was done already).
+        Hybrid: embedding similarity with BM25, dates and tasks (see ``phases.search``), so an
+        exact error code or file name is found even where the embedding blurs it. A memory
+        absorbed by a merge is represented by its merged memory, found by every source's
+        words. Without a level, specific memories come first and patterns and principles
+        join them only where they score well (``interleave``). ``query_vector`` skips
+        embedding the query (it was done already).
         """
         if not query.strip():
             raise ValueError("query: must not be empty")
@@ -232,22 +254,12 @@ class KnowledgeBase:
             moment = since if isinstance(since, datetime) else _timestamp("since", since)
             allowed &= catalogue.timestamps >= moment.timestamp()
         vector = self.embed_query(query) if query_vector is None else query_vector
-        hits = index.items.search(vector, query, limit, allowed)
-        results = [
-            SearchResult(
-                level=int(catalogue.levels[h.index]),
-                kind=catalogue.kinds[h.index],
-                id=catalogue.ids[h.index],
-                text=catalogue.texts[h.index],
-                score=h.score,
-                semantic_similarity=round(h.semantic, 4),
-                lexical_score=round(h.lexical, 4),
-                confidence=round(float(catalogue.confidence[h.index]), 4),
-                source_memory_ids=list(catalogue.sources[h.index]),
-            )
-            for h in hits
-            if _relevant(h)
-        ]
+        general = catalogue.levels >= 2 if level is None else None
+        specific, broad = index.items.search_split(vector, query, limit, allowed, general)
+        specific = [h for h in specific if _relevant(h)]
+        broad = [h for h in broad if _relevant(h)]
+        hits = interleave(specific, broad, limit) if level is None else specific
+        results = [_result(catalogue, h) for h in hits]
         if with_sources:
             results = self._with_sources(results)
         return results
@@ -270,10 +282,15 @@ class KnowledgeBase:
         budget_chars: int = DEFAULT_BUDGET_CHARS,
         query_vector: np.ndarray | None = None,
     ) -> TaskContext:
-        """The playbook entries relevant to ``task`` first, then the principles and patterns
-        behind them, then other relevant ones, as Markdown within ``budget_chars``.
+        """What to read before ``task``, as Markdown within ``budget_chars``: playbook entries,
+        principles, patterns and memories, the most relevant first (cut to fit if need be),
+        then the others by relevance while they fit. A pattern or principle an entry already
+        shown rests on is not shown again.
 
-        Entries agents reported as harmful more than helpful sink (see ``feedback_weight``).
+        Every candidate is scored on one scale (see ``phases.search``), entries weighed by
+        their feedback (``feedback_weight``), so the room goes where the task points: a task
+        naming an exact error, file or setting gets the memory that holds it, a task about a
+        kind of problem gets the advice and the principles.
         """
         if not task.strip():
             raise ValueError("task: must not be empty")
@@ -281,67 +298,28 @@ class KnowledgeBase:
             raise ValueError(f"budget_chars: {budget_chars} is below the minimum of 200")
         index = self.index(project_id)
         vector = self.embed_query(task) if query_vector is None else query_vector
-        playbook, catalogue = index.playbook, index.catalogue
-        ranked = [h for h in index.entries.search(vector, task, limit=30) if _relevant(h)]
-        weighted = sorted(
-            (
-                (h.score * feedback_weight(playbook.helpful[h.index], playbook.harmful[h.index]), h)
-                for h in ranked
-            ),
-            key=lambda pair: (-pair[0], pair[1].index),
+        memories, general = index.items.search_split(
+            vector, task, CONTEXT_CANDIDATES, None, index.catalogue.levels >= 2
         )
-        entries = [
-            {
-                "id": playbook.ids[hit.index],
-                "category": playbook.categories[hit.index],
-                "content": playbook.texts[hit.index],
-                "relevance": round(float(relevance), 4),
-                "helpful_count": int(playbook.helpful[hit.index]),
-                "harmful_count": int(playbook.harmful[hit.index]),
-                "_behind": [
-                    *playbook.principle_ids[hit.index],
-                    *playbook.pattern_ids[hit.index],
-                ],
-            }
-            for relevance, hit in weighted
+        general_scores = {index.catalogue.ids[h.index]: h.score for h in general}
+        entries = _ranked_entries(index, vector, task, general_scores)
+        candidates = [
+            *(("entries", rank, e, e["relevance"]) for rank, e in enumerate(entries)),
+            *_catalogue_candidates(index.catalogue, general, memories),
         ]
-        context = TaskContext(project_id, task, budget_chars, "")
-        builder = _ContextBuilder(task, int(budget_chars * ENTRY_SHARE))
-        chosen = [
-            rank
-            for rank, entry in enumerate(entries)
-            if builder.add("entries", rank, entry, shrink=rank == 0)
-        ]
-        builder.budget = budget_chars
-        behind = []
-        for rank in chosen:
-            for source in entries[rank]["_behind"]:
-                behind += [source, *catalogue.cited_patterns.get(source, ())]
-        order = [index.position[b] for b in dict.fromkeys(behind) if b in index.position]
-        related = index.items.search(vector, task, limit=20, allowed=catalogue.levels >= 2)
-        order += [h.index for h in related if _relevant(h) and h.index not in order]
-        items: dict[str, list[tuple[int, dict[str, Any]]]] = {"principles": [], "patterns": []}
-        for rank, i in enumerate(order):
-            item = {
-                "id": catalogue.ids[i],
-                "text": shorten(catalogue.texts[i], CONTEXT_ITEM_CHARS),
-                "confidence": round(float(catalogue.confidence[i]), 4),
-                "source_memory_ids": len(catalogue.sources[i]),
-            }
-            section = "principles" if catalogue.levels[i] == 3 else "patterns"
-            if builder.add(section, rank, item):
-                items[section].append((rank, item))
-        chosen += [
-            rank
-            for rank, entry in enumerate(entries)
-            if rank not in chosen and builder.add("entries", rank, entry)
-        ]
-        context.entries = [
-            {k: v for k, v in entries[rank].items() if k != "_behind"} for rank in sorted(chosen)
-        ]
-        context.principles = [item for _, item in sorted(items["principles"], key=lambda p: p[0])]
-        context.patterns = [item for _, item in sorted(items["patterns"], key=lambda p: p[0])]
-        context.markdown = builder.render()
+        builder = _ContextBuilder(task, budget_chars)
+        chosen: dict[str, list[tuple[int, dict[str, Any]]]] = {key: [] for key in _SECTION_TITLES}
+        shown: set[str] = set()
+        for section, rank, item, _ in sorted(candidates, key=lambda c: -c[3]):
+            if item["id"] in shown or not builder.add(section, rank, item, shrink=not shown):
+                continue
+            shown |= {item["id"], *item.pop("_behind", ())}
+            chosen[section].append((rank, item))
+        context = TaskContext(project_id, task, budget_chars, builder.render())
+        context.entries, context.principles, context.patterns, context.memories = (
+            [item for _, item in sorted(chosen[key], key=lambda pair: pair[0])]
+            for key in ("entries", "principles", "patterns", "memories")
+        )
         return context
 
     def lineage(self, item_id: str, depth: int = 3, max_children: int = 20) -> dict[str, Any]:
@@ -401,8 +379,85 @@ class KnowledgeBase:
         return knowledge.project_figures(self.store.engine, validate_project_id(project_id))
 
 
+def _result(catalogue: knowledge.Catalogue, hit: Hit) -> SearchResult:
+    i = hit.index
+    return SearchResult(
+        level=int(catalogue.levels[i]),
+        kind=catalogue.kinds[i],
+        id=catalogue.ids[i],
+        text=catalogue.texts[i],
+        score=hit.score,
+        semantic_similarity=round(hit.semantic, 4),
+        lexical_score=round(hit.lexical, 4),
+        confidence=round(float(catalogue.confidence[i]), 4),
+        source_memory_ids=list(catalogue.sources[i]),
+    )
+
+
 def _relevant(hit: Hit) -> bool:
-    return hit.semantic >= MIN_SIMILARITY or hit.lexical > 0
+    return hit.semantic >= MIN_SIMILARITY or hit.lexical > 0 or hit.dated
+
+
+def _ranked_entries(
+    index: _ProjectIndex, vector: np.ndarray, task: str, general_scores: dict[str, float]
+) -> list[dict[str, Any]]:
+    """The relevant active entries, best first.
+
+    An entry is as relevant as the best of its own score and the scores of the patterns and
+    principles it rests on (it is their wording for agents), times its feedback weight.
+    """
+    playbook = index.playbook
+    ranked = []
+    for hit in index.entries.search(vector, task, limit=CONTEXT_CANDIDATES):
+        if not _relevant(hit):
+            continue
+        i = hit.index
+        behind = (*playbook.principle_ids[i], *playbook.pattern_ids[i])
+        best = max([hit.score, *(general_scores.get(b, 0.0) for b in behind)])
+        weight = feedback_weight(playbook.helpful[i], playbook.harmful[i])
+        ranked.append((best * weight, i, behind))
+    ranked.sort(key=lambda row: (-row[0], row[1]))
+    return [
+        {
+            "id": playbook.ids[i],
+            "category": playbook.categories[i],
+            "content": playbook.texts[i],
+            "relevance": round(float(relevance), 4),
+            "helpful_count": int(playbook.helpful[i]),
+            "harmful_count": int(playbook.harmful[i]),
+            "_behind": behind,
+        }
+        for relevance, i, behind in ranked
+    ]
+
+
+def _catalogue_candidates(
+    catalogue: knowledge.Catalogue, general: list[Hit], specific: list[Hit]
+) -> list[tuple[str, int, dict[str, Any], float]]:
+    """(section, rank, item, relevance) of the relevant principles, patterns and memories."""
+    found = []
+    for rank, hit in enumerate(h for h in general if _relevant(h)):
+        i = hit.index
+        section = "principles" if catalogue.levels[i] == 3 else "patterns"
+        item = {
+            "id": catalogue.ids[i],
+            "text": shorten(catalogue.texts[i], CONTEXT_ITEM_CHARS),
+            "relevance": hit.score,
+            "confidence": round(float(catalogue.confidence[i]), 4),
+            "source_memory_ids": len(catalogue.sources[i]),
+        }
+        found.append((section, rank, item, hit.score))
+    for rank, hit in enumerate(h for h in specific if _relevant(h)):
+        i = hit.index
+        item = {
+            "id": catalogue.ids[i],
+            "kind": catalogue.kinds[i],
+            "text": shorten(catalogue.texts[i], CONTEXT_ITEM_CHARS),
+            "relevance": hit.score,
+            "memory_ids": list(catalogue.sources[i]),
+        }
+        found.append(("memories", rank, item, hit.score))
+    return found
 
 
 def _timestamp(name: str, value: str) -> datetime:
@@ -418,8 +473,9 @@ def _node_dict(node: links.Node) -> dict[str, Any]:
 
 _SECTION_TITLES = {
     "entries": "Playbook",
-    "principles": "Principles behind it",
+    "principles": "Principles",
     "patterns": "Recurring patterns",
+    "memories": "Memories",
 }
 
 

@@ -33,16 +33,23 @@ class Catalogue:
     """Every searchable item of a project, one row each, across the three levels.
 
     Level 1 holds merged memories and the memories no merge absorbed, so a memory is never
-    returned twice; level 2 the patterns; level 3 the principles.
+    returned twice; level 2 the patterns; level 3 the principles. ``texts`` is what an item
+    shows; ``search_texts`` what it is found by: a merged memory is found by the words of every
+    source it absorbed and the details it kept aside, not only by its canonical text.
+    ``spans`` is when each item was made (first, last, epoch seconds); ``tasks`` numbers each
+    level-1 item's task (``-1``: none, and for patterns and principles).
     """
 
     kinds: list[str]
     ids: list[str]
     texts: list[str]
+    search_texts: list[str]
     levels: np.ndarray
     vectors: np.ndarray
     confidence: np.ndarray
     timestamps: np.ndarray
+    spans: np.ndarray
+    tasks: np.ndarray
     memory_types: list[frozenset[str]]
     pattern_types: list[str | None]
     sources: list[tuple[str, ...]]
@@ -107,6 +114,7 @@ def load_catalogue(engine: Engine, project_id: str, model_id: str) -> Catalogue:
                 Memory.content,
                 Memory.memory_type,
                 Memory.created_at,
+                Memory.task_id,
                 MemoryEmbedding.vector,
             )
             .outerjoin(
@@ -123,6 +131,8 @@ def load_catalogue(engine: Engine, project_id: str, model_id: str) -> Catalogue:
                 MergedMemory.content,
                 MergedMemory.canonical_memory_id,
                 MergedMemory.min_similarity,
+                MergedMemory.details,
+                MergedMemory.first_seen,
                 MergedMemory.last_seen,
             )
             .where(MergedMemory.project_id == project_id)
@@ -138,6 +148,7 @@ def load_catalogue(engine: Engine, project_id: str, model_id: str) -> Catalogue:
                 Pattern.summary,
                 Pattern.pattern_type,
                 Pattern.confidence,
+                Pattern.first_seen,
                 Pattern.last_seen,
                 Pattern.centroid,
             )
@@ -160,31 +171,83 @@ def load_catalogue(engine: Engine, project_id: str, model_id: str) -> Catalogue:
         ):
             cited[principle_id].append(pattern_id)
 
-    memory_type = {m.id: m.memory_type for m in memories}
-    memory_time = {m.id: _epoch(m.created_at) for m in memories}
-    vector_of = {m.id: m.vector for m in memories if m.vector is not None}
-    absorbed = {memory_id for sources in group_sources.values() for memory_id in sources}
-    rows: list[tuple] = []
+    level_one, unembedded = _level_one_rows(memories, groups, group_sources)
+    higher = _higher_rows(memories, patterns, members, principles, cited)
+    rows = level_one + higher
+    dimension = len(from_bytes(rows[0].vector)) if rows else 0
+    vectors = np.empty((len(rows), dimension), dtype=np.float32)
+    for i, row in enumerate(rows):
+        vectors[i] = from_bytes(row.vector)
+    tasks = {task: number for number, task in enumerate(sorted({r.task for r in rows if r.task}))}
+    return Catalogue(
+        kinds=[r.kind for r in rows],
+        ids=[r.id for r in rows],
+        texts=[r.text for r in rows],
+        search_texts=[r.search_text for r in rows],
+        levels=np.array([r.level for r in rows], dtype=np.int8),
+        vectors=vectors,
+        confidence=np.array([r.confidence for r in rows], dtype=np.float32),
+        timestamps=np.array([r.last for r in rows], dtype=np.float64),
+        spans=np.array([(r.first, r.last) for r in rows], dtype=np.float64).reshape(-1, 2),
+        tasks=np.array([tasks[r.task] if r.task else -1 for r in rows], dtype=np.int64),
+        memory_types=[r.memory_types for r in rows],
+        pattern_types=[r.pattern_type for r in rows],
+        sources=[r.sources for r in rows],
+        unembedded=unembedded,
+        cited_patterns={p: tuple(sorted(c)) for p, c in cited.items()},
+    )
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One searchable item while the catalogue is assembled."""
+
+    kind: str
+    id: str
+    text: str
+    level: int
+    vector: bytes
+    confidence: float
+    first: float
+    last: float
+    memory_types: frozenset[str]
+    pattern_type: str | None
+    sources: tuple[str, ...]
+    search_text: str
+    task: str | None = None
+
+
+def _level_one_rows(memories: list, groups: list, group_sources: dict) -> tuple[list[_Row], int]:
+    """Merged memories (found by every source's words and the details kept aside), then the
+    embedded memories no merge absorbed; and how many memories have no vector yet."""
+    by_id = {m.id: m for m in memories}
+    rows: list[_Row] = []
     for g in groups:
-        data = vector_of.get(g.canonical_memory_id)
-        if data is None:
+        canonical = by_id.get(g.canonical_memory_id)
+        if canonical is None or canonical.vector is None:
             continue
         sources = tuple(group_sources[g.id])
-        types = frozenset(memory_type[s] for s in sources if s in memory_type)
+        words = dict.fromkeys(
+            [g.content, *(by_id[s].content for s in sources if s in by_id), *(g.details or ())]
+        )
         rows.append(
-            (
+            _Row(
                 "merged",
                 g.id,
                 g.content,
                 1,
-                data,
+                canonical.vector,
                 g.min_similarity,
+                _epoch(g.first_seen),
                 _epoch(g.last_seen),
-                types,
+                frozenset(by_id[s].memory_type for s in sources if s in by_id),
                 None,
                 sources,
+                "\n".join(words),
+                canonical.task_id,
             )
         )
+    absorbed = {memory_id for sources in group_sources.values() for memory_id in sources}
     unembedded = 0
     for m in memories:
         if m.id in absorbed:
@@ -192,68 +255,77 @@ def load_catalogue(engine: Engine, project_id: str, model_id: str) -> Catalogue:
         if m.vector is None:
             unembedded += 1
             continue
+        when = _epoch(m.created_at)
         rows.append(
-            (
+            _Row(
                 "memory",
                 m.id,
                 m.content,
                 1,
                 m.vector,
                 1.0,
-                memory_time[m.id],
+                when,
+                when,
                 frozenset({m.memory_type}),
                 None,
                 (m.id,),
+                m.content,
+                m.task_id,
             )
         )
-    pattern_time: dict[str, float] = {}
+    return rows, unembedded
+
+
+def _higher_rows(
+    memories: list, patterns: list, members: dict, principles: list, cited: dict
+) -> list[_Row]:
+    """Patterns (their label and summary) and principles (their statement), with the memories
+    behind each and when those were made."""
+    memory_type = {m.id: m.memory_type for m in memories}
+    rows: list[_Row] = []
+    span: dict[str, tuple[float, float]] = {}
     pattern_members: dict[str, tuple[str, ...]] = {}
     for p in patterns:
         sources = tuple(members[p.id])
-        pattern_time[p.id] = _epoch(p.last_seen)
+        span[p.id] = (_epoch(p.first_seen), _epoch(p.last_seen))
         pattern_members[p.id] = sources
-        types = frozenset(memory_type[s] for s in sources if s in memory_type)
         text = p.label if p.summary in ("", p.label) else f"{p.label} {p.summary}"
         rows.append(
-            (
+            _Row(
                 "pattern",
                 p.id,
                 text,
                 2,
                 p.centroid,
                 p.confidence,
-                pattern_time[p.id],
-                types,
+                *span[p.id],
+                frozenset(memory_type[s] for s in sources if s in memory_type),
                 p.pattern_type,
                 sources,
+                text,
             )
         )
     for r in principles:
         patterns_cited = sorted(cited[r.id])
         sources = tuple(sorted({m for p in patterns_cited for m in pattern_members.get(p, ())}))
-        types = frozenset(memory_type[s] for s in sources if s in memory_type)
-        when = max((pattern_time.get(p, 0.0) for p in patterns_cited), default=0.0)
+        spans = [span[p] for p in patterns_cited if p in span] or [(0.0, 0.0)]
         rows.append(
-            ("principle", r.id, r.statement, 3, r.centroid, r.cohesion, when, types, None, sources)
+            _Row(
+                "principle",
+                r.id,
+                r.statement,
+                3,
+                r.centroid,
+                r.cohesion,
+                min(first for first, _ in spans),
+                max(last for _, last in spans),
+                frozenset(memory_type[s] for s in sources if s in memory_type),
+                None,
+                sources,
+                r.statement,
+            )
         )
-    dimension = len(from_bytes(rows[0][4])) if rows else 0
-    vectors = np.empty((len(rows), dimension), dtype=np.float32)
-    for i, row in enumerate(rows):
-        vectors[i] = from_bytes(row[4])
-    return Catalogue(
-        kinds=[r[0] for r in rows],
-        ids=[r[1] for r in rows],
-        texts=[r[2] for r in rows],
-        levels=np.array([r[3] for r in rows], dtype=np.int8),
-        vectors=vectors,
-        confidence=np.array([r[5] for r in rows], dtype=np.float32),
-        timestamps=np.array([r[6] for r in rows], dtype=np.float64),
-        memory_types=[r[7] for r in rows],
-        pattern_types=[r[8] for r in rows],
-        sources=[r[9] for r in rows],
-        unembedded=unembedded,
-        cited_patterns={p: tuple(sorted(c)) for p, c in cited.items()},
-    )
+    return rows
 
 
 def load_active_playbook(engine: Engine, project_id: str) -> Playbook:

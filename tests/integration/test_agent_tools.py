@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 
 import dagster as dg
@@ -143,6 +144,65 @@ def test_search_filters_and_sources(knowledge) -> None:
         knowledge.search("x", PROJECT, level=4)
     with pytest.raises(ValueError, match="since"):
         knowledge.search("x", PROJECT, since="last week")
+
+
+def test_search_puts_a_specific_memory_first_and_few_patterns_among_them(knowledge) -> None:
+    query = "requests time out waiting for a free database connection from the pool"
+    results = knowledge.search(query, PROJECT, limit=10)
+    assert results[0].level == 1
+    assert sum(r.level > 1 for r in results) <= 1
+    alone = knowledge.search(query, PROJECT, level=1, limit=10)
+    specific = [r.id for r in results if r.level == 1]
+    assert specific == [r.id for r in alone][: len(specific)]
+
+
+def test_a_merged_memory_is_found_by_a_word_only_another_source_has(knowledge) -> None:
+    by_id = {r["id"]: r["content"] for r in sample_records()}
+    everywhere = Counter(t for text in by_id.values() for t in set(search_terms(text)))
+    found = 0
+    for merged in outputs.load_merged(knowledge.store.engine, PROJECT):
+        own = set(search_terms(merged.content))
+        for source in merged.source_ids:
+            rare = sorted(t for t in set(search_terms(by_id[source])) - own if everywhere[t] == 1)
+            if not rare:
+                continue
+            results = knowledge.search(rare[0], PROJECT, level=1, limit=3)
+            assert merged.id in [r.id for r in results], (rare[0], merged.id)
+            found += 1
+    assert found, "no merged memory has a source with a word of its own"
+
+
+def test_a_date_in_the_query_brings_the_memories_of_that_day(knowledge) -> None:
+    day = "2026-08-29"
+    made = {r["id"] for r in sample_records() if r["created_at"].startswith(day)}
+    results = knowledge.search("what went wrong on 29 August, 2026", PROJECT, level=1, limit=5)
+    assert results and all(set(r.source_memory_ids) & made for r in results[:3])
+    undated = knowledge.search("what went wrong", PROJECT, level=1, limit=5)
+    assert sum(bool(set(r.source_memory_ids) & made) for r in undated[:3]) < 3
+
+
+def test_context_holds_the_memory_that_names_the_exact_setting(knowledge) -> None:
+    named = {r["id"] for r in sample_records() if "STRIPE_WEBHOOK_SECRET" in r["content"]}
+    context = knowledge.context(
+        "the deploy fails: STRIPE_WEBHOOK_SECRET is missing in staging", PROJECT, budget_chars=1500
+    )
+    assert any(set(m["memory_ids"]) & named for m in context.memories)
+    assert "## Memories" in context.markdown and len(context.markdown) <= 1500
+    assert context.to_dict()["counts"]["memories"] == len(context.memories)
+
+
+def test_context_does_not_repeat_what_an_entry_rests_on(knowledge) -> None:
+    playbook = knowledge.index(PROJECT).playbook
+    behind = {
+        entry_id: {*principles, *patterns}
+        for entry_id, principles, patterns in zip(
+            playbook.ids, playbook.principle_ids, playbook.pattern_ids, strict=True
+        )
+    }
+    context = knowledge.context("fix slow order list queries in the API", PROJECT)
+    shown = {item["id"] for item in context.principles + context.patterns}
+    for entry in context.entries:
+        assert not shown & behind[entry["id"]]
 
 
 @pytest.mark.parametrize("budget", [400, 1500, 4000])
