@@ -20,7 +20,8 @@ item's score adds four signals to its cosine similarity with the query, each wei
   them.
 - ``task``: a share of the mean of the two best scores among the item's task-mates, so the
   memories an agent wrote in the same task as a strong match come up with it (its own score
-  alone when nothing else of its task is a candidate).
+  alone when nothing else of its task is a candidate). It is computed among the ``TASK_POOL``
+  best candidates by the other signals.
 
 Neither side compares a query with every item of a large project. Up to ``EXACT_LIMIT``
 items the vectors are searched exactly. Above that they are grouped into the inverted file's
@@ -45,6 +46,9 @@ from consolidation_assets.phases.text import STOP_WORDS
 
 EXACT_LIMIT = 20_000
 PROBES = 24
+# The task signal is computed among this many of the best candidates by the other signals
+# (or four times the limit, if more): an item further down is not lifted by its task-mates.
+TASK_POOL = 1_000
 BM25_K1 = 1.2
 BM25_B = 0.75
 _TOKEN = re.compile(r"[a-z0-9_]+(?:[.\-/:][a-z0-9_]+)*")
@@ -251,13 +255,18 @@ class HybridIndex:
         if items.size == 0:
             return [], []
         dated = self._dated(items, query_text)
-        scores = self._scores(items, cosines, bm25, dated, query_text, settings)
+        scores = self._base_scores(items, cosines, bm25, dated, query_text, settings)
+        if settings.task:
+            pool = _top(np.arange(items.size), scores, max(TASK_POOL, 4 * limit), items)
+            items, cosines, dated, scores = items[pool], cosines[pool], dated[pool], scores[pool]
+            groups = self.groups[items] if self.groups is not None else np.full(items.size, -1)
+            scores = scores + settings.task * group_support(groups, scores)
         inside = np.zeros(items.size, dtype=bool) if second is None else second[items]
         ceiling = settings.ceiling()
         parts = []
         for part in (~inside, inside):
             chosen = np.flatnonzero(part)
-            order = chosen[np.lexsort((items[chosen], -scores[chosen]))[:limit]]
+            order = _top(chosen, scores[chosen], limit, items[chosen])
             parts.append(
                 [
                     Hit(
@@ -285,7 +294,10 @@ class HybridIndex:
             items, cosines = items[keep], cosines[keep]
             matched = matched[allowed[matched]]
         if self.vectors.centroids is not None:
-            extra = np.setdiff1d(_top(matched, bm25[matched], depth), items)
+            read = np.zeros(self.size, dtype=bool)
+            read[items] = True
+            extra = _top(matched, bm25[matched], depth)
+            extra = np.sort(extra[~read[extra]])
             items = np.concatenate([items, extra])
             cosines = np.concatenate([cosines, self._similarities(query, extra)])
         return items, cosines, bm25
@@ -300,7 +312,7 @@ class HybridIndex:
             inside |= (first >= window.start) & (last < window.end)
         return inside
 
-    def _scores(
+    def _base_scores(
         self,
         items: np.ndarray,
         cosines: np.ndarray,
@@ -309,16 +321,12 @@ class HybridIndex:
         query_text: str,
         settings: SearchSettings,
     ) -> np.ndarray:
-        """Each candidate's score: cosine, then the four signals of the module docstring."""
+        """Each candidate's score before the task signal: cosine, specificity, lexical, time."""
         mass = self.lexical.query_mass(query_text)
         scores = cosines.astype(np.float64) - settings.specificity * self.typicality[items]
         if mass > 0:
             scores += settings.lexical * bm25[items] / mass
-        scores += settings.time * dated
-        if settings.task:
-            groups = self.groups[items] if self.groups is not None else np.full(items.size, -1)
-            scores = scores + settings.task * group_support(groups, scores)
-        return scores
+        return scores + settings.time * dated
 
     def _similarities(self, query: np.ndarray, items: np.ndarray) -> np.ndarray:
         where = items if self._inverse_order is None else self._inverse_order[items]
@@ -374,12 +382,15 @@ def group_support(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return support
 
 
-def _top(items: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Items by descending score, ties by index, at most ``k``."""
+def _top(
+    items: np.ndarray, scores: np.ndarray, k: int, keys: np.ndarray | None = None
+) -> np.ndarray:
+    """Items by descending score, ties by key (by default the item itself), at most ``k``."""
+    keys = items if keys is None else keys
     if items.size > k:
         # argpartition breaks a tie at the k-th score arbitrarily: keep every item scoring at
-        # least the k-th, and let the sort below cut the tie by index.
+        # least the k-th, and let the sort below cut the tie by key.
         keep = scores >= -np.partition(-scores, k - 1)[k - 1]
-        items, scores = items[keep], scores[keep]
-    order = np.lexsort((items, -scores))
+        items, scores, keys = items[keep], scores[keep], keys[keep]
+    order = np.lexsort((keys, -scores))
     return items[order][:k]

@@ -112,7 +112,6 @@ class _ProjectIndex:
     items: HybridIndex
     playbook: knowledge.Playbook
     entries: HybridIndex
-    position: dict[str, int]
     by_memory_type: dict[str, np.ndarray]
     by_pattern_type: dict[str, np.ndarray]
 
@@ -185,7 +184,6 @@ class KnowledgeBase:
             items=items,
             playbook=playbook,
             entries=self._entry_index(playbook, items),
-            position={item_id: i for i, item_id in enumerate(catalogue.ids)},
             by_memory_type=memory_type_masks,
             by_pattern_type=pattern_type_masks,
         )

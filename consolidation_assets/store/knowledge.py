@@ -54,7 +54,6 @@ class Catalogue:
     pattern_types: list[str | None]
     sources: list[tuple[str, ...]]
     unembedded: int
-    cited_patterns: dict[str, tuple[str, ...]]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -194,7 +193,6 @@ def load_catalogue(engine: Engine, project_id: str, model_id: str) -> Catalogue:
         pattern_types=[r.pattern_type for r in rows],
         sources=[r.sources for r in rows],
         unembedded=unembedded,
-        cited_patterns={p: tuple(sorted(c)) for p, c in cited.items()},
     )
 
 

@@ -8,9 +8,11 @@ cosine minus ``specificity`` times the similarity to the unit mean of all vector
 ``lexical`` times BM25 over the query's mass (distinct terms' idf, an unseen term's at df 0,
 times ``k1 + 1``), plus ``time`` when the item's span lies within a window of the query's
 dates, plus ``task`` times the mean of the two best of those scores among its group's
-candidates (its own when alone or ungrouped). Hits must be the ``limit`` best candidates, best
-first, up to float32 rounding. Candidates: every allowed item, or with the inverted file
-(limit lowered) the items of the ``PROBES`` nearest cells and the ``depth`` best BM25 matches.
+candidates (its own when alone or ungrouped), the task part among the ``TASK_POOL`` (or four
+times ``limit``) best by the other signals (the pool is lowered in the inverted-file test).
+Hits must be the ``limit`` best candidates, best first, up to float32 rounding. Candidates:
+every allowed item, or with the inverted file (limit lowered) the items of the ``PROBES``
+nearest cells and the ``depth`` best BM25 matches.
 Interleaving against a two-way merge written from its docstring.
 
 Cases run: 100 (BM25), 100 (scores, exact), 50 (scores, inverted file), 200 (task support),
@@ -112,8 +114,10 @@ def brute_scores(
     spans: np.ndarray | None,
     groups: np.ndarray | None,
     chosen: SearchSettings,
+    limit: int,
 ) -> dict[int, float]:
-    """The score of each candidate, one at a time, as the module docstring defines it."""
+    """The score of each candidate, one at a time, as the module docstring defines it; with a
+    task weight, only for the ``TASK_POOL`` (or four times ``limit``) best by the others."""
     total = vectors.astype(np.float64).sum(axis=0)
     center = total / np.linalg.norm(total) if np.linalg.norm(total) > 0 else total
     bm25 = brute_bm25(texts, query)
@@ -127,6 +131,9 @@ def brute_scores(
         if spans is not None and any(w.holds(*spans[i]) for w in windows):
             score += chosen.time
         base[i] = score
+    if chosen.task:
+        pool = max(search.TASK_POOL, 4 * limit)
+        items = sorted(items, key=lambda i: (-base[i], i))[:pool]
     final = {}
     for i in items:
         group = -1 if groups is None else groups[i]
@@ -188,7 +195,7 @@ def check_search(
         candidates |= set(ranked(matched, own[matched], depth))
     items = sorted(candidates)
     final = brute_scores(
-        texts, vectors, query_vector, query, items, index.spans, index.groups, chosen
+        texts, vectors, query_vector, query, items, index.spans, index.groups, chosen, limit
     )
     assert_ranked(hits, final, limit)
     for hit in hits:
@@ -267,6 +274,7 @@ def test_search_through_the_inverted_file(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(search, "EXACT_LIMIT", 30)
         patch.setattr(search, "PROBES", probes)
+        patch.setattr(search, "TASK_POOL", data.draw(st.sampled_from([1, 5, 1000])))
         index = HybridIndex(texts, vectors, spans=spans, groups=groups)
         centroids, cell_of = partition(vectors)
         cells = np.argsort(-(centroids @ query_vector), kind="stable")[:probes]
