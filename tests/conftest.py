@@ -45,6 +45,9 @@ def shared_model_exports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     folder = tmp_path_factory.mktemp("model_exports")
     previous = os.environ.get("CONSOLIDATION_MODEL_CACHE")
     os.environ["CONSOLIDATION_MODEL_CACHE"] = str(folder)
+    # Module-scoped fixtures run before each test's own environment is set: they too must see
+    # no LLM writer unless a test configures one.
+    os.environ.setdefault("CONSOLIDATION_LLM_MODEL", "")
     yield folder
     if previous is None:
         os.environ.pop("CONSOLIDATION_MODEL_CACHE", None)
