@@ -73,13 +73,15 @@ PHASES: tuple[Phase, ...] = (
         compute=merging.compute,
         upstream=("patterns",),
         outputs=("merged_memories", "merged_memory_sources"),
-        version="7",
+        version="8",
         description=(
             "Near-duplicate memories merged into one, every source kept and linked. Exact "
-            "duplicates always merge; near-duplicates merge when their duplicate score (the mean "
-            "of cosine similarity and word coverage) clears the threshold, unless they commit to "
-            "different details (numbers, versions, paths, ids, error codes, negation). Each "
-            "merged memory names the pattern its canonical memory belongs to."
+            "duplicates always merge; near-duplicates merge when their duplicate score (a "
+            "logistic model of cosine similarity, word coverage, uncovered words and the "
+            "project's density, fitted on public dev sets) clears the threshold, unless they "
+            "commit to different details (numbers, versions, paths, ids, error codes, "
+            "negation); no merged memory holds two memories that do. Each merged memory names "
+            "the pattern its canonical memory belongs to."
         ),
     ),
     Phase(

@@ -24,6 +24,7 @@ _IDENTIFIER = re.compile(
     r"|\b[a-z]+_[a-z0-9_]+\b"  # snake_case identifiers
     r"|\b[a-z]+[A-Z]\w*\b"  # camelCase identifiers
     r"|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"  # CONSTANT_NAMES
+    r"|\b[A-Z][A-Z0-9]{2,}\b"  # ALL-CAPS names: roles, constants, acronyms (REPORTER, SDK)
     r"|\b\w+(?:\.\w+){1,}\(?\)?"  # dotted names: settings.DATABASE_URL, os.path.join()
 )
 _NEGATION = re.compile(
