@@ -57,12 +57,13 @@ PHASES: tuple[Phase, ...] = (
         compute=patterns.compute,
         upstream=(),
         outputs=("patterns", "pattern_members"),
-        version="7",
+        version="8",
         description=(
             "Recurring patterns across the project's memories. Memories are embedded (cache "
             "first), clustered by average linkage on their nearest-neighbour graph with no k to "
-            "choose, and every cluster of at least `min_support` memories becomes a pattern "
-            "labelled by its most central memory and its distinctive keywords."
+            "choose, at a threshold measured from the project's background similarity, and "
+            "every cluster of at least `min_support` memories becomes a pattern labelled by its "
+            "most central memory and its distinctive keywords."
         ),
         kinds=("python", "pytorch", "sql"),
     ),
