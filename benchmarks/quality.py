@@ -59,6 +59,7 @@ INTENT_SETS = ("Banking77", "HWU64")
 PATTERN_THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50)
 STRAY_SHARE = 0.3
 STRAY_SEEDS = (0, 1, 2)
+SLACK_TOLERANCE = 0.10
 ACE_THRESHOLD = 0.90
 
 
@@ -382,10 +383,13 @@ def slack(run: dict, threshold: float) -> float:
 
 
 def choose_pattern_threshold(runs: Sequence[dict], samples: dict) -> float:
-    """The threshold that is furthest above the targets on its worst training set, among
-    those the sample projects allow; on a tie the higher one, which absorbs fewer strays."""
+    """Among the thresholds the sample projects allow, those within ``SLACK_TOLERANCE`` of the
+    best worst-set slack above the V-measure and ARI targets; of those, the highest, since
+    strays are a target too and a higher threshold absorbs fewer of them."""
     candidates = [t for t in PATTERN_THRESHOLDS if allowed(samples, t)] or list(PATTERN_THRESHOLDS)
-    return max(candidates, key=lambda t: (round(min(slack(r, t) for r in runs), 3), t))
+    worst = {t: min(slack(r, t) for r in runs) for t in candidates}
+    best = max(worst.values())
+    return max(t for t in candidates if worst[t] >= (1 - SLACK_TOLERANCE) * best)
 
 
 def patterns_section(store: MemoryStore, embedder: SentenceTransformerEmbedder) -> dict | None:

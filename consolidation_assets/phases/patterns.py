@@ -9,8 +9,8 @@ The threshold is relative to the project's background (``relative``): the median
 two of its memories. All the memories of a banking app's support queue, or of one codebase,
 lean the same way, so two unrelated ones already look alike; a pattern must stand out above
 that. A pattern's memories must be, on average, ``similarity_threshold`` of the way from the
-background to identical: with a background of 0.2 and a threshold of 0.35, an average
-similarity of 0.48. The median, unlike the mean, is not carried away by one topic that fills a small
+background to identical: with a background of 0.2 and a threshold of 0.4, an average similarity
+of 0.52. The median, unlike the mean, is not carried away by one topic that fills a small
 project. This lets one setting serve a project of near-identical phrasings and one of varied
 short notes.
 """
@@ -60,7 +60,7 @@ class PatternSettings:
     """Thresholds of pattern extraction (each field's description shows in the launchpad)."""
 
     similarity_threshold: float = field(
-        default=0.35,
+        default=0.4,
         metadata={
             "description": "least average cosine similarity between a pattern's memories; "
             "when relative, as a share of the way from the project's background similarity to 1"
