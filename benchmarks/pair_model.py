@@ -27,14 +27,13 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from consolidation_assets.phases.graph import TextGraph
-from consolidation_assets.phases.merging import PairModel, neighbour_density, pair_signals
-from consolidation_assets.phases.text import (
-    content_words,
-    details,
-    details_conflict,
-    is_negated,
-    normalize,
+from consolidation_assets.phases.merging import (
+    PairModel,
+    guard_conflict,
+    neighbour_density,
+    pair_signals,
 )
+from consolidation_assets.phases.text import content_words, normalize
 
 FIT_FLOOR = 0.5
 MIN_PRECISION = 0.90
@@ -86,7 +85,7 @@ def measure(
         coverage=np.array(coverage, dtype=np.float64),
         uncovered=np.array(uncovered, dtype=np.float64),
         density=(density[a] + density[b]) / 2,
-        conflict=np.array([_conflict(texts[i], texts[j]) for i, j in both], dtype=bool),
+        conflict=np.array([guard_conflict(texts[i], texts[j]) for i, j in both], dtype=bool),
         exact=np.array([normalize(texts[i]) == normalize(texts[j]) for i, j in both], dtype=bool),
         same=np.array([p[2] for p in pairs], dtype=bool),
     )
@@ -97,10 +96,6 @@ def join(name: str, parts: Sequence[PairSignals]) -> PairSignals:
     fields = ("cosine", "coverage", "uncovered", "density", "conflict", "exact", "same")
     joined = {f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}
     return PairSignals(name=name, **joined)
-
-
-def _conflict(a: str, b: str) -> bool:
-    return is_negated(a) != is_negated(b) or details_conflict(details(a), details(b))
 
 
 def fit(training: Sequence[PairSignals], c: float = 1.0) -> np.ndarray:

@@ -13,9 +13,9 @@ texts are the same once normalised, or when three things hold together:
   so a high cosine says less than it does among long, varied texts. The weights are fitted on
   the public dev sets by ``make bench-quality`` and shipped as ``PAIR_MODEL``.
 - its cosine reaches ``min_cosine``, a floor under the model.
-- the detail guard finds no conflict: no different numbers, versions, paths, identifiers or
-  error codes on each side, and no side negating what the other states. Whatever the model
-  says, the guard has the last word.
+- the detail guard finds no conflict: no different numbers, versions, paths, identifiers,
+  error codes or names in capitals (REPORTER, PII_ANALYST) on each side, and no side negating
+  what the other states. Whatever the model says, the guard has the last word.
 
 Groups are stars around a canonical memory, so every source is itself a duplicate of the
 canonical and nothing chains.
@@ -30,6 +30,7 @@ from scipy import sparse
 
 from consolidation_assets.phases.graph import TextGraph, text_graph
 from consolidation_assets.phases.text import (
+    capitalised_names,
     content_words,
     details,
     details_conflict,
@@ -170,8 +171,19 @@ def is_duplicate(
         return False
     if not settings.detail_guard:
         return True
-    return is_negated(text_a) == is_negated(text_b) and not details_conflict(
-        details(text_a), details(text_b)
+    return not guard_conflict(text_a, text_b)
+
+
+def guard_details(text: str) -> frozenset[str]:
+    """What the detail guard compares: the text's details and its names in capitals."""
+    return details(text) | capitalised_names(text)
+
+
+def guard_conflict(text_a: str, text_b: str) -> bool:
+    """The detail guard on two texts: one negates what the other states, or each commits to a
+    detail the other lacks."""
+    return is_negated(text_a) != is_negated(text_b) or details_conflict(
+        guard_details(text_a), guard_details(text_b)
     )
 
 
@@ -196,6 +208,7 @@ class _Features:
         self._rows = unique_rows
         self._words: dict[int, frozenset[str]] = {}
         self._details: dict[int, frozenset[str]] = {}
+        self._guarded: dict[int, frozenset[str]] = {}
         self._negated: dict[int, bool] = {}
 
     def words(self, u: int) -> frozenset[str]:
@@ -207,6 +220,11 @@ class _Features:
         if u not in self._details:
             self._details[u] = details(self._texts[self._rows[u]])
         return self._details[u]
+
+    def guarded(self, u: int) -> frozenset[str]:
+        if u not in self._guarded:
+            self._guarded[u] = self.details(u) | capitalised_names(self._texts[self._rows[u]])
+        return self._guarded[u]
 
     def negated(self, u: int) -> bool:
         if u not in self._negated:
@@ -228,7 +246,7 @@ class _Features:
 
     def conflict(self, u: int, v: int) -> bool:
         return self.negated(u) != self.negated(v) or details_conflict(
-            self.details(u), self.details(v)
+            self.guarded(u), self.guarded(v)
         )
 
 

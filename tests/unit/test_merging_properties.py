@@ -48,6 +48,7 @@ from consolidation_assets.phases.merging import (
     neighbour_density,
 )
 from consolidation_assets.phases.text import (
+    capitalised_names,
     content_words,
     details,
     details_conflict,
@@ -73,7 +74,11 @@ pair_models = st.one_of(
 
 
 def conflict(a: str, b: str) -> bool:
-    return is_negated(a) != is_negated(b) or details_conflict(details(a), details(b))
+    """The guard written out: negation differs, or each side has a detail or a name in
+    capitals the other lacks."""
+    return is_negated(a) != is_negated(b) or details_conflict(
+        details(a) | capitalised_names(a), details(b) | capitalised_names(b)
+    )
 
 
 def density_of(batch: MemoryBatch, neighbors: int) -> dict[str, float]:
@@ -288,6 +293,7 @@ def test_regression_followers_that_conflict_with_each_other_split() -> None:
     ]
     batch = batch_of(texts, text_vectors(texts, 0.0, 0))
     always = PairModel(0.0, 0.0, 0.0, 0.0, 50.0)
-    groups = merge_memories("p", batch, settings=MergeSettings(min_cosine=0.0), model=always)
-    together = [set(g.source_ids) for g in groups]
+    outcome = merge_memories("p", batch, settings=MergeSettings(min_cosine=0.0), model=always)
+    together = [set(g.source_ids) for g in outcome.groups]
+    assert together, "the leader and one follower merge"
     assert not any({"m0001", "m0002"} <= members for members in together)
