@@ -4,6 +4,15 @@ Memories are clustered by average linkage on their nearest-neighbour graph (no k
 anything that does not recur stays out of every pattern). A cluster becomes a pattern when at
 least ``min_support`` memories support it; it is labelled by its most central memory and by the
 keywords that set it apart from the rest of the project (class-based TF-IDF).
+
+The threshold is relative to the project's background (``relative``): the median similarity of
+two of its memories. All the memories of a banking app's support queue, or of one codebase,
+lean the same way, so two unrelated ones already look alike; a pattern must stand out above
+that. A pattern's memories must be, on average, ``similarity_threshold`` of the way from the
+background to identical: with a background of 0.2 and a threshold of 0.4, an average similarity
+of 0.52. The median, unlike the mean, is not carried away by one topic that fills a small
+project. This lets one setting serve a project of near-identical phrasings and one of varied
+short notes.
 """
 
 from __future__ import annotations
@@ -33,6 +42,8 @@ from consolidation_assets.phases.types import (
     unit,
 )
 
+# Rows whose pairs give the background similarity: about two million pairs at most.
+_BACKGROUND_ROWS = 2000
 PATTERN_TYPES = ("failure", "gotcha", "decision", "workflow", "success")
 _TYPE_VOTE = {
     "error_fix": "failure",
@@ -49,14 +60,24 @@ class PatternSettings:
     """Thresholds of pattern extraction (each field's description shows in the launchpad)."""
 
     similarity_threshold: float = field(
-        default=0.5,
-        metadata={"description": "least average cosine similarity between a pattern's memories"},
+        default=0.4,
+        metadata={
+            "description": "least average cosine similarity between a pattern's memories; "
+            "when relative, as a share of the way from the project's background similarity to 1"
+        },
     )
     min_support: int = field(default=3, metadata={"description": "least memories per pattern"})
     neighbors: int = field(
         default=10, metadata={"description": "nearest neighbours per memory in the graph"}
     )
     keywords: int = field(default=6, metadata={"description": "keywords kept per pattern"})
+    relative: bool = field(
+        default=True,
+        metadata={
+            "description": "measure the threshold from the project's background similarity "
+            "(the median similarity of two of its memories) rather than from 0"
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -82,9 +103,36 @@ class PatternExtraction:
         }
 
 
-def cluster_memories(batch: MemoryBatch, graph: TextGraph, threshold: float) -> np.ndarray:
+def background_similarity(vectors: np.ndarray) -> float:
+    """The median cosine similarity of two distinct rows, at least 0.
+
+    Up to ``_BACKGROUND_ROWS`` rows every pair is measured; above, the pairs among that many
+    rows spread evenly over the batch.
+    """
+    rows = np.asarray(vectors, dtype=np.float32)
+    n = rows.shape[0]
+    if n < 2:
+        return 0.0
+    if n > _BACKGROUND_ROWS:
+        rows = rows[np.linspace(0, n - 1, _BACKGROUND_ROWS).round().astype(np.int64)]
+    sims = rows @ rows.T
+    upper = sims[np.triu_indices(rows.shape[0], k=1)]
+    return max(float(np.median(upper)), 0.0)
+
+
+def effective_threshold(threshold: float, background: float) -> float:
+    """The absolute similarity ``threshold`` of the way from ``background`` to 1."""
+    return background + threshold * (1.0 - background)
+
+
+def cluster_memories(
+    batch: MemoryBatch, graph: TextGraph, threshold: float, relative: bool = True
+) -> np.ndarray:
     """A cluster label per memory; exact duplicates always share one."""
-    sums = batch.vectors[graph.unique_rows]
+    distinct = batch.vectors[graph.unique_rows]
+    if relative:
+        threshold = effective_threshold(threshold, background_similarity(distinct))
+    sums = distinct.astype(np.float32)
     sums *= graph.weights[:, None].astype(np.float32)
     unique_labels = average_linkage(sums, graph.weights, graph.neighbors.indices, threshold)
     return unique_labels[graph.unique_of]
@@ -130,7 +178,7 @@ def extract_patterns(
     if graph is None or graph.k != settings.neighbors:
         graph = text_graph(batch, settings.neighbors)
     terms = terms or term_matrix(batch.texts)
-    labels = cluster_memories(batch, graph, settings.similarity_threshold)
+    labels = cluster_memories(batch, graph, settings.similarity_threshold, settings.relative)
     sizes = np.bincount(labels)
     kept = [c for c in range(len(sizes)) if sizes[c] >= settings.min_support]
     class_of = np.full(len(sizes), -1, dtype=np.int64)

@@ -57,12 +57,13 @@ PHASES: tuple[Phase, ...] = (
         compute=patterns.compute,
         upstream=(),
         outputs=("patterns", "pattern_members"),
-        version="7",
+        version="8",
         description=(
             "Recurring patterns across the project's memories. Memories are embedded (cache "
             "first), clustered by average linkage on their nearest-neighbour graph with no k to "
-            "choose, and every cluster of at least `min_support` memories becomes a pattern "
-            "labelled by its most central memory and its distinctive keywords."
+            "choose, at a threshold measured from the project's background similarity, and "
+            "every cluster of at least `min_support` memories becomes a pattern labelled by its "
+            "most central memory and its distinctive keywords."
         ),
         kinds=("python", "pytorch", "sql"),
     ),
@@ -73,13 +74,15 @@ PHASES: tuple[Phase, ...] = (
         compute=merging.compute,
         upstream=("patterns",),
         outputs=("merged_memories", "merged_memory_sources"),
-        version="7",
+        version="8",
         description=(
             "Near-duplicate memories merged into one, every source kept and linked. Exact "
-            "duplicates always merge; near-duplicates merge when their duplicate score (the mean "
-            "of cosine similarity and word coverage) clears the threshold, unless they commit to "
-            "different details (numbers, versions, paths, ids, error codes, negation). Each "
-            "merged memory names the pattern its canonical memory belongs to."
+            "duplicates always merge; near-duplicates merge when their duplicate score (a "
+            "logistic model of cosine similarity, word coverage, uncovered words and the "
+            "project's density, fitted on public dev sets) clears the threshold, unless they "
+            "commit to different details (numbers, versions, paths, ids, error codes, "
+            "negation); no merged memory holds two memories that do. Each merged memory names "
+            "the pattern its canonical memory belongs to."
         ),
     ),
     Phase(

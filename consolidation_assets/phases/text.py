@@ -26,6 +26,7 @@ _IDENTIFIER = re.compile(
     r"|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"  # CONSTANT_NAMES
     r"|\b\w+(?:\.\w+){1,}\(?\)?"  # dotted names: settings.DATABASE_URL, os.path.join()
 )
+_CAPITALS = re.compile(r"\b[A-Z][A-Z0-9]{2,}\b")
 _NEGATION = re.compile(
     r"\b(?:not|no|never|without|cannot|avoid|disable|disabled|disables|disabling|"
     r"none|nothing|neither|nor|stop|stopped)\b|n't\b",
@@ -78,6 +79,15 @@ def details(text: str) -> frozenset[str]:
         if marked or not token.isalpha():
             found.add(token)
     return frozenset(found)
+
+
+def capitalised_names(text: str) -> frozenset[str]:
+    """Words written in capitals, three characters or more (REPORTER, SDK, GDPR), lower-cased.
+
+    In agents' notes these name roles, constants, services and standards: two texts that name
+    different ones describe different things, though as words they say little on their own.
+    """
+    return frozenset(m.group(0).lower() for m in _CAPITALS.finditer(text))
 
 
 def is_negated(text: str) -> bool:

@@ -5,8 +5,10 @@ other detail, a negated form, a word more or less) with synthetic text-derived v
 near-duplicates, guard conflicts and exact duplicates are all common.
 
 References: ``_scored_pairs`` against ``duplicate_score`` evaluated pair by pair with
-``content_words``; groups against the module's own pair rule (``is_duplicate``) and
-detail guard evaluated directly on the texts.
+``content_words`` and the density read off the neighbour lists; ``PairModel.score`` against
+the logistic function written out in plain Python; groups against the module's own pair rule
+(``is_duplicate``) and detail guard evaluated directly on the texts, under the shipped model
+and under arbitrary ones (down to a model that calls every pair a duplicate).
 
 What the groups guarantee, precisely: a group is a star around a leader (a distinct,
 normalised text) shown in its earliest spelling (the copy with the least ``created_at``, then
@@ -18,13 +20,16 @@ same negation and no detail conflict (with the guard on). Exact copies are merge
 unconditionally, and other spellings of a follower's text are not compared: ``details`` reads
 case and spacing (``fooBar`` is an identifier, ``foobar`` a word), so two spellings of one text
 can differ in details without saying anything different. A group's ``details`` are the ones
-its sources state beyond the canonical text.
+its sources state beyond the canonical text. With the guard on, no two distinct texts of a
+group conflict, followers among themselves included, whatever the model says.
 
-Cases run: 100 (group structure and guard), 100 (pair scores), 50 (default settings on
-batches of 60-200 memories), plus regressions.
+Cases run: 100 (group structure and guard), 100 (any model), 100 (pair scores), 200 (model
+scores), 50 (default settings on batches of 60-200 memories), plus regressions.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from hypothesis import given, settings
@@ -32,14 +37,18 @@ from hypothesis import strategies as st
 
 from consolidation_assets.phases.graph import text_graph
 from consolidation_assets.phases.merging import (
+    PAIR_MODEL,
     MergeSettings,
+    PairModel,
     _Features,
     _scored_pairs,
     duplicate_score,
     is_duplicate,
     merge_memories,
+    neighbour_density,
 )
 from consolidation_assets.phases.text import (
+    capitalised_names,
     content_words,
     details,
     details_conflict,
@@ -51,25 +60,43 @@ from tests.unit.strategies import PROPERTY_SETTINGS, batch_of, text_batches, tex
 
 merge_settings = st.builds(
     MergeSettings,
-    duplicate_threshold=st.sampled_from([0.6, 0.75, 0.85, 0.95]),
+    duplicate_threshold=st.sampled_from([0.05, 0.3, 0.5, 0.75, 0.95]),
     min_cosine=st.sampled_from([0.5, 0.75, 0.9]),
     neighbors=st.integers(1, 12),
     detail_guard=st.booleans(),
 )
+weights = st.floats(-20, 20, allow_nan=False)
+pair_models = st.one_of(
+    st.just(PAIR_MODEL),
+    st.just(PairModel(0.0, 0.0, 0.0, 0.0, 50.0)),
+    st.builds(PairModel, weights, weights, weights, weights, weights),
+)
 
 
 def conflict(a: str, b: str) -> bool:
-    return is_negated(a) != is_negated(b) or details_conflict(details(a), details(b))
+    """The guard written out: negation differs, or each side has a detail or a name in
+    capitals the other lacks."""
+    return is_negated(a) != is_negated(b) or details_conflict(
+        details(a) | capitalised_names(a), details(b) | capitalised_names(b)
+    )
 
 
-def check_groups(batch: MemoryBatch, merge: MergeSettings) -> None:
-    outcome = merge_memories("project", batch, settings=merge)
+def density_of(batch: MemoryBatch, neighbors: int) -> dict[str, float]:
+    """Per normalised text, the mean similarity to its neighbours, as the phase reads it."""
+    graph = text_graph(batch, neighbors)
+    density = neighbour_density(graph.neighbors.similarities)
+    return {normalize(batch.texts[r]): float(density[u]) for u, r in enumerate(graph.unique_rows)}
+
+
+def check_groups(batch: MemoryBatch, merge: MergeSettings, model: PairModel = PAIR_MODEL) -> None:
+    outcome = merge_memories("project", batch, settings=merge, model=model)
     position = batch.index()
     texts = list(batch.texts)
     key = [normalize(t) for t in texts]
     spelling: dict[str, int] = {}
     for i in sorted(range(len(texts)), key=lambda i: (batch.created_at[i], batch.ids[i])):
         spelling.setdefault(key[i], i)
+    density = density_of(batch, merge.neighbors)
     vectors = batch.vectors.astype(np.float64)
     # The module scores float32 cosines from its neighbour lists, this test float64 ones: a
     # pair right at a threshold may round either way, so the rule is checked 1e-5 below it.
@@ -94,9 +121,16 @@ def check_groups(batch: MemoryBatch, merge: MergeSettings) -> None:
                 continue
             j = spelling[key[i]]
             cosine = float(vectors[canonical] @ vectors[j])
-            assert is_duplicate(texts[canonical], texts[j], cosine, relaxed), (canonical, j)
-            if merge.detail_guard:
-                assert not conflict(texts[canonical], texts[j]), (texts[canonical], texts[j])
+            pair_density = (density[key[canonical]] + density[key[j]]) / 2
+            assert is_duplicate(texts[canonical], texts[j], cosine, relaxed, pair_density, model), (
+                canonical,
+                j,
+            )
+        if merge.detail_guard:
+            distinct = sorted({spelling[key[position[m]]] for m in group.source_ids})
+            for x, a in enumerate(distinct):
+                for b in distinct[x + 1 :]:
+                    assert not conflict(texts[a], texts[b]), (texts[a], texts[b])
     for k in set(key):
         copies = [batch.ids[i] for i in range(len(texts)) if key[i] == k]
         if len(copies) > 1:
@@ -113,22 +147,58 @@ def test_groups_are_disjoint_guarded_stars(batch: MemoryBatch, merge: MergeSetti
     check_groups(batch, merge)
 
 
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(text_batches(), merge_settings, pair_models)
+def test_no_model_merges_conflicting_details(
+    batch: MemoryBatch, merge: MergeSettings, model: PairModel
+) -> None:
+    """The guard's promise holds whatever the model says: with it on, no merged memory holds
+    two texts that commit to different details or differ in negation."""
+    check_groups(batch, MergeSettings(0.0, merge.min_cosine, merge.neighbors, True), model)
+
+
 @settings(PROPERTY_SETTINGS, max_examples=50)
 @given(text_batches(min_n=60, max_n=200))
 def test_default_settings_on_larger_batches(batch: MemoryBatch) -> None:
     check_groups(batch, MergeSettings())
 
 
+@settings(PROPERTY_SETTINGS, max_examples=200)
+@given(
+    pair_models,
+    st.floats(-1, 1),
+    st.floats(0, 1),
+    st.integers(0, 40),
+    st.floats(-1, 1),
+)
+def test_model_score_is_the_logistic_of_its_weighted_signals(
+    model: PairModel, cosine: float, coverage: float, uncovered: int, density: float
+) -> None:
+    z = (
+        model.bias
+        + model.cosine * cosine
+        + model.coverage * coverage
+        + model.uncovered * uncovered
+        + model.density * density
+    )
+    expected = 1 / (1 + math.exp(-z)) if z > -500 else 0.0
+    got = float(model.score(cosine, coverage, uncovered, density))
+    assert 0.0 <= got <= 1.0
+    assert abs(got - expected) < 1e-9
+
+
 @settings(PROPERTY_SETTINGS, max_examples=100)
 @given(text_batches(), merge_settings)
 def test_pair_scores_match_duplicate_score(batch: MemoryBatch, merge: MergeSettings) -> None:
     """Every neighbour pair at ``min_cosine``, once, scored as ``duplicate_score`` scores it
-    (with the larger of the two directions' cosines), and kept iff it reaches the threshold."""
+    (with the larger of the two directions' cosines and the mean of the two texts' neighbour
+    densities), and kept iff it reaches the threshold."""
     graph = text_graph(batch, merge.neighbors)
     texts = list(batch.texts)
     rows = graph.unique_rows.tolist()
     features = _Features(texts, rows)
     idx, sim = graph.neighbors.indices, graph.neighbors.similarities
+    density = neighbour_density(sim)
     pairs, scores = _scored_pairs(idx, sim, merge, features)
     best: dict[tuple[int, int], float] = {}
     for u in range(idx.shape[0]):
@@ -139,7 +209,10 @@ def test_pair_scores_match_duplicate_score(batch: MemoryBatch, merge: MergeSetti
     expected = {}
     for (u, v), cosine in best.items():
         score = duplicate_score(
-            cosine, content_words(texts[rows[u]]), content_words(texts[rows[v]])
+            cosine,
+            content_words(texts[rows[u]]),
+            content_words(texts[rows[v]]),
+            (density[u] + density[v]) / 2,
         )
         if score >= merge.duplicate_threshold:
             expected[(u, v)] = score
@@ -188,3 +261,39 @@ def test_regression_guard_reads_the_canonical_spelling() -> None:
     groups = merge_memories("p", batch).groups
     assert [sorted(g.source_ids) for g in groups] == [["m0000", "m0001"]]
     assert groups[0].content == texts[1]
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(
+    st.integers(0, 30),
+    st.integers(0, 12),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([0.0, 0.3, 1.0]),
+)
+def test_neighbour_density_is_the_mean_over_k_with_missing_as_zero(
+    n: int, k: int, seed: int, holes: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    sims = rng.uniform(-1, 1, (n, k)).astype(np.float32)
+    sims[rng.random((n, k)) < holes] = -np.inf
+    got = neighbour_density(sims)
+    assert got.shape == (n,)
+    for row, value in zip(sims.tolist(), got.tolist(), strict=True):
+        expected = sum(s for s in row if s != -math.inf) / k if k else 0.0
+        assert abs(value - expected) < 1e-6
+
+
+def test_regression_followers_that_conflict_with_each_other_split() -> None:
+    """Each follower passed the guard against the leader, but the two commit to different
+    pool sizes: one merged memory may hold only one of them."""
+    texts = [
+        "raise the database pool size",
+        "raise the database pool size to 20",
+        "raise the database pool size to 30",
+    ]
+    batch = batch_of(texts, text_vectors(texts, 0.0, 0))
+    always = PairModel(0.0, 0.0, 0.0, 0.0, 50.0)
+    outcome = merge_memories("p", batch, settings=MergeSettings(min_cosine=0.0), model=always)
+    together = [set(g.source_ids) for g in outcome.groups]
+    assert together, "the leader and one follower merge"
+    assert not any({"m0001", "m0002"} <= members for members in together)

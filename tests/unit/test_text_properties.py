@@ -5,7 +5,8 @@ the class's documents holding a term times ``log(1 + A / f)``, a term needing tw
 its class unless the class has one, best first with ties by vocabulary order, no word reused
 across chosen terms, at most ``top`` terms); ``word_coverage`` against its definition;
 ``details_conflict`` and ``word_coverage`` for symmetry and identity; ``shorten`` and
-``lead_sentences`` for their length limit; ``sentences`` for losing nothing but spaces.
+``lead_sentences`` for their length limit; ``sentences`` for losing nothing but spaces;
+``capitalised_names`` against a scan of the text's word runs.
 
 Cases run: 100 (keywords), 200 each for the small algebraic and string properties.
 """
@@ -13,12 +14,14 @@ Cases run: 100 (keywords), 200 each for the small algebraic and string propertie
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from consolidation_assets.phases.text import (
+    capitalised_names,
     class_keywords,
     content_words,
     details,
@@ -157,3 +160,18 @@ def test_regression_normalize_strips_punctuation_behind_spaces() -> None:
     did not count as an exact duplicate."""
     assert normalize("0: :") == "0"
     assert normalize("fix the pool . :") == normalize("Fix the pool")
+
+
+@settings(PROPERTY_SETTINGS, max_examples=200)
+@given(st.lists(st.text(alphabet="ABCDXYZabc019_ .,:-", max_size=8), max_size=8))
+def test_capitalised_names_are_the_words_in_capitals(words: list[str]) -> None:
+    """Against a scan of the text's word-character runs: a run of three or more capitals and
+    digits, starting with a capital, is a name."""
+    text = " ".join(words)
+    runs = re.findall(r"\w+", text)
+    expected = {
+        r.lower()
+        for r in runs
+        if len(r) >= 3 and r[0].isupper() and all(c.isupper() or c.isdigit() for c in r)
+    }
+    assert capitalised_names(text) == expected
