@@ -47,12 +47,17 @@ def shared_model_exports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     os.environ["CONSOLIDATION_MODEL_CACHE"] = str(folder)
     # Module-scoped fixtures run before each test's own environment is set: they too must see
     # no LLM writer unless a test configures one.
-    os.environ.setdefault("CONSOLIDATION_LLM_MODEL", "")
+    previous_model = os.environ.get("CONSOLIDATION_LLM_MODEL")
+    os.environ["CONSOLIDATION_LLM_MODEL"] = ""
     yield folder
-    if previous is None:
-        os.environ.pop("CONSOLIDATION_MODEL_CACHE", None)
-    else:
-        os.environ["CONSOLIDATION_MODEL_CACHE"] = previous
+    for name, value in (
+        ("CONSOLIDATION_MODEL_CACHE", previous),
+        ("CONSOLIDATION_LLM_MODEL", previous_model),
+    ):
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)
