@@ -6,6 +6,8 @@ absent and fail under CI=true.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -39,6 +41,25 @@ def test_conversations_become_memories_with_their_evidence() -> None:
     assert len(cited) == 1 and cited[0]["metadata"]["dia_ids"] == ["D15:3", "D15:5"]
     split = [q for q in conversations[0].questions if q.evidence == {"D8:6", "D9:17"}]
     assert split, "an evidence field written 'D8:6; D9:17' is read as two ids"
+
+
+def test_a_result_covers_its_sources_or_what_it_shows() -> None:
+    """A level-1 result covers every source; a pattern only the facts it quotes whole."""
+    shared_path(*locomo.PATH)
+    conversation = locomo.conversations()[0]
+    evidence = retrieval.Evidence(conversation)
+    first, second, third = conversation.records[:3]
+    merged = SimpleNamespace(level=1, source_memory_ids=[first["id"], second["id"]], text="")
+    pattern = SimpleNamespace(
+        level=2,
+        source_memory_ids=[r["id"] for r in conversation.records],
+        text=f"Seen in 12 memories. Most typical: {third['content'].upper()}",
+    )
+    covered = retrieval.search_covered([merged, pattern], evidence)
+    expected = {*first["metadata"]["dia_ids"], *second["metadata"]["dia_ids"]}
+    assert covered == expected | set(third["metadata"]["dia_ids"])
+    cut = SimpleNamespace(level=2, source_memory_ids=[third["id"]], text=third["content"][:-5])
+    assert retrieval.search_covered([cut], evidence) == set()
 
 
 @pytest.mark.slow
