@@ -16,15 +16,14 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
 from benchmarks import datasets
+from benchmarks.quality import batch_of
 from consolidation_assets.phases.merging import merge_memories
-from consolidation_assets.phases.types import MemoryBatch
 from consolidation_assets.services.embedders import Embedder, make_embedder
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -98,17 +97,7 @@ def throughput(embedder: Embedder, texts: Sequence[str]) -> tuple[float, np.ndar
 
 def merge_quality(texts: list[str], vectors: np.ndarray, pairs: list) -> tuple[float, float]:
     """Precision and recall of the merge phase over labelled pairs, every text one memory."""
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    n = len(texts)
-    batch = MemoryBatch(
-        ids=[f"m{i}" for i in range(n)],
-        texts=texts,
-        vectors=vectors,
-        memory_types=["discovery"] * n,
-        success=[None] * n,
-        task_ids=[f"t{i}" for i in range(n)],
-        created_at=[start + timedelta(seconds=i) for i in range(n)],
-    )
+    batch = batch_of(texts, vectors)
     group = {m: g.id for g in merge_memories("bench", batch).groups for m in g.source_ids}
     merged = [
         group.get(f"m{a}") is not None and group.get(f"m{a}") == group.get(f"m{b}")
