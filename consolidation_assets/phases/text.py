@@ -21,7 +21,7 @@ _IDENTIFIER = re.compile(
     r"|\b[\w.-]*\d[\w.-]*\b"  # tokens with digits: v2, ORA-01555, e4xx, utf8
     r"|[\w.~-]*[/\\][\w./\\~-]+"  # paths and URLs
     r"|\b\w+\.(?:py|js|ts|tsx|jsx|json|ya?ml|toml|sql|cfg|ini|md|sh|kt|swift|java|go|rs)\b"
-    r"|\b[a-z]+_[a-z0-9_]+\b"  # snake_case identifiers
+    r"|\b[a-zA-Z][a-z0-9]*_[a-z0-9_]+\b"  # snake_case, also capitalised
     r"|\b[a-z]+[A-Z]\w*\b"  # camelCase identifiers
     r"|\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b"  # CONSTANT_NAMES
     r"|\b\w+(?:\.\w+){1,}\(?\)?"  # dotted names: settings.DATABASE_URL, os.path.join()

@@ -86,6 +86,12 @@ def test_class_keywords_match_brute_force_ctfidf(
     assert got == brute_keywords(documents, classes, n_classes, top)
 
 
+def test_regression_a_snake_case_name_opening_a_sentence_is_a_detail() -> None:
+    """Only lower-case snake_case names counted, so "Api_key the pool." committed to nothing
+    while the writer, lower-casing the sentence into its frame, wrote a detail of its own."""
+    assert details("Api_key the pool.") == details("api_key the pool.") == {"api_key"}
+
+
 @settings(PROPERTY_SETTINGS, max_examples=200)
 @given(word_sets, word_sets)
 def test_word_coverage_is_symmetric_and_matches_its_definition(
