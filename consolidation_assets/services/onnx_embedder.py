@@ -230,14 +230,33 @@ def _tokenizer(model_path: str) -> Any:
     return tokenizer
 
 
+# The most rows times tokens squared in one batch: 64 texts of 128 tokens. Attention holds a
+# batch's rows x tokens x tokens scores, so 64 texts of the full 256 tokens would hold four
+# times as much; the runtime keeps what it once allocated, so one such batch sets the process's
+# resident memory for good (about 1 GB more at 100,000 memories).
+ATTENTION_BUDGET = 64 * 128 * 128
+
+
+def batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
+    """Rows in batches of similar length, longest first: at most ``batch_size`` rows, and at
+    most ``ATTENTION_BUDGET`` rows x tokens squared unless one row alone exceeds it."""
+    order = np.argsort([-n for n in lengths], kind="stable")
+    found: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        width = max(int(lengths[order[start]]), 1)
+        rows = max(1, min(batch_size, ATTENTION_BUDGET // (width * width)))
+        found.append(order[start : start + rows])
+        start += rows
+    return found
+
+
 def _encode(session: Any, tokenizer: Any, texts: list[str], batch_size: int) -> np.ndarray:
     """Mean-pooled, normalised vectors; texts go in batches of similar length, as in
     sentence-transformers, so little time goes on padding."""
     encodings = tokenizer.encode_batch(texts)
-    order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
     vectors = np.empty((len(texts), 0), dtype=np.float32)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
+    for rows in batches([len(e.ids) for e in encodings], batch_size):
         width = max(len(encodings[i].ids) for i in rows)
         ids = np.zeros((len(rows), width), dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)

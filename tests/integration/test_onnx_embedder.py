@@ -20,9 +20,11 @@ from consolidation_assets.services.embedders import (
     model_cache_dir,
 )
 from consolidation_assets.services.onnx_embedder import (
+    ATTENTION_BUDGET,
     OnnxEmbedder,
     OnnxExportError,
     _encode,
+    batches,
     default_threads,
     ensure_export,
 )
@@ -119,6 +121,22 @@ def test_pooling_is_the_mean_of_each_texts_own_tokens(tokens, batch_size, seed) 
     for row, ids in zip(got, tokens, strict=True):
         mean = table[ids].mean(axis=0)
         assert np.allclose(row, mean / np.linalg.norm(mean), atol=1e-5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 300), max_size=300), st.integers(1, 128))
+def test_batches_hold_every_row_once_within_the_attention_budget(lengths, batch_size) -> None:
+    """Longest first, each row once; a batch exceeds neither bound unless it is one row (a
+    text longer than the budget allows still gets embedded)."""
+    found = batches(lengths, batch_size)
+    rows = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    assert sorted(rows.tolist()) == list(range(len(lengths)))
+    assert [lengths[i] for i in rows] == sorted(lengths, reverse=True)
+    for batch in found:
+        width = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or (
+            len(batch) <= batch_size and len(batch) * width * width <= ATTENTION_BUDGET
+        )
 
 
 def test_int8_is_opt_in_and_never_shares_cache_entries(onnx, store) -> None:
