@@ -48,7 +48,7 @@ from consolidation_assets.phases.merging import MergeSettings, PairModel, merge_
 from consolidation_assets.phases.patterns import PatternSettings, extract_patterns
 from consolidation_assets.phases.text import term_matrix
 from consolidation_assets.phases.types import MemoryBatch
-from consolidation_assets.services.embedders import CachingEmbedder, SentenceTransformerEmbedder
+from consolidation_assets.services.embedders import CachingEmbedder, Embedder, make_embedder
 from consolidation_assets.store import MemoryStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -63,9 +63,7 @@ SLACK_TOLERANCE = 0.10
 ACE_THRESHOLD = 0.90
 
 
-def embed(
-    texts: Sequence[str], store: MemoryStore, embedder: SentenceTransformerEmbedder
-) -> np.ndarray:
+def embed(texts: Sequence[str], store: MemoryStore, embedder: Embedder) -> np.ndarray:
     """Vectors through the project's own embedding cache, so a re-run embeds nothing."""
     return CachingEmbedder(embedder, store.engine).encode(list(texts))
 
@@ -127,7 +125,7 @@ def neighbour_pairs(graph: TextGraph, labels: Sequence[str]) -> list[tuple[int, 
     return [(a, b, labels[a] == labels[b]) for a, b in sorted(found)]
 
 
-def merge_sets(store: MemoryStore, embedder: SentenceTransformerEmbedder) -> list[MergeSet]:
+def merge_sets(store: MemoryStore, embedder: Embedder) -> list[MergeSet]:
     """Every dev set with labelled pairs, each as the projects the phase would see."""
     found = []
     for loader in (datasets.mrpc_pairs, datasets.stsb_pairs):
@@ -329,7 +327,7 @@ def stray_runs(data: IntentSet) -> dict:
     }
 
 
-def sample_runs(store: MemoryStore, embedder: SentenceTransformerEmbedder) -> dict:
+def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
     """The bundled sample projects at every threshold: V-measure against their topics, and
     how many of their noise memories patterns absorb (the answer key allows one)."""
     from consolidation_assets.services.memory_input import parse_jsonl
@@ -392,7 +390,7 @@ def choose_pattern_threshold(runs: Sequence[dict], samples: dict) -> float:
     return max(t for t in candidates if worst[t] >= (1 - SLACK_TOLERANCE) * best)
 
 
-def patterns_section(store: MemoryStore, embedder: SentenceTransformerEmbedder) -> dict | None:
+def patterns_section(store: MemoryStore, embedder: Embedder) -> dict | None:
     sets = []
     for loader in (datasets.banking77_intents, datasets.hwu64_intents):
         data = loader()
@@ -572,7 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     strict = os.environ.get("CI", "").lower() == "true"
     RESULTS.mkdir(exist_ok=True)
     store = MemoryStore(f"sqlite:///{RESULTS / 'embeddings.db'}")
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder()
     started = time.perf_counter()
     sets = merge_sets(store, embedder)
     missing = {*PARAPHRASE_SETS, *INTENT_SETS} - {s.name for s in sets}

@@ -366,11 +366,11 @@ def sample_topics(store, embedder) -> dict[str, dict[str, float]]:
 def run(database: Path) -> dict | None:
     """Prepare the projects in ``database`` and measure; None when the data is absent."""
     from consolidation_assets.services.agent_tools import KnowledgeBase
-    from consolidation_assets.services.embedders import SentenceTransformerEmbedder
+    from consolidation_assets.services.embedders import make_embedder
     from consolidation_assets.store import MemoryStore
 
     store = MemoryStore(f"sqlite:///{database}")
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder()
     projects = prepare(store, embedder)
     if projects is None:
         return None

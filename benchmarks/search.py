@@ -73,7 +73,7 @@ def prepare(size: int, database: Path) -> None:
     from benchmarks.corpus import base_texts, project_memories
     from consolidation_assets.engine import ConsolidationEngine
     from consolidation_assets.services import settings
-    from consolidation_assets.services.embedders import SentenceTransformerEmbedder
+    from consolidation_assets.services.embedders import make_embedder
     from consolidation_assets.services.memory_input import parse_jsonl
     from consolidation_assets.store.knowledge import project_figures
     from consolidation_assets.store.memories import count_memories, insert_memories
@@ -90,7 +90,7 @@ def prepare(size: int, database: Path) -> None:
         data = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
         insert_memories(store.engine, parse_jsonl(data, "bench"))
     print(f"consolidating {size} memories once (cold: several minutes at 100,000) ...", flush=True)
-    result = ConsolidationEngine(store, SentenceTransformerEmbedder(), PROJECT).execute()
+    result = ConsolidationEngine(store, make_embedder(), PROJECT).execute()
     if result.status.value != "completed":
         raise SystemExit(f"consolidation failed: {result.error_message}")
 
@@ -98,11 +98,11 @@ def prepare(size: int, database: Path) -> None:
 def measure(size: int, count: int) -> dict:
     from consolidation_assets.services import settings
     from consolidation_assets.services.agent_tools import KnowledgeBase
-    from consolidation_assets.services.embedders import SentenceTransformerEmbedder
+    from consolidation_assets.services.embedders import make_embedder
     from consolidation_assets.store.memories import load_memories
 
     store = settings.memory_store()
-    embedder = SentenceTransformerEmbedder()
+    embedder = make_embedder()
     embedder.encode(["load the model before timing"])
     knowledge = KnowledgeBase(store, embedder)
 
