@@ -74,7 +74,7 @@ PHASES: tuple[Phase, ...] = (
         compute=merging.compute,
         upstream=("patterns",),
         outputs=("merged_memories", "merged_memory_sources"),
-        version="8",
+        version="9",
         description=(
             "Near-duplicate memories merged into one, every source kept and linked. Exact "
             "duplicates always merge; near-duplicates merge when their duplicate score (a "
@@ -92,7 +92,7 @@ PHASES: tuple[Phase, ...] = (
         compute=hierarchy.compute,
         upstream=("patterns",),
         outputs=("principles", "principle_patterns"),
-        version="8",
+        version="9",
         description=(
             "Principles abstracted from patterns (level 1) and from principles (level 2 and up). "
             "Each principle covers at least two patterns and is measured on their member "
@@ -109,7 +109,7 @@ PHASES: tuple[Phase, ...] = (
         compute=playbook.compute,
         upstream=("patterns", "principles"),
         outputs=("playbook_entries", "playbook_entry_memories", "playbook_changes"),
-        version="9",
+        version="10",
         description=(
             "The playbook agents read before they work: entries created, reinforced or marked "
             "stale. Entries are matched to principles and strong patterns by meaning; nothing is "
