@@ -63,11 +63,13 @@ def normalize(text: str) -> str:
     return _SPACE.sub(" ", text).strip(_EDGE_PUNCT + " ").lower()
 
 
+@functools.lru_cache(maxsize=100_000)
 def details(text: str) -> frozenset[str]:
     """Numbers, versions, paths, identifiers and error codes a text commits to.
 
     Two texts that commit to different details (port 5432 and port 5433, v2.1 and v2.2) are
-    not duplicates however similar their embeddings are.
+    not duplicates however similar their embeddings are. Cached: the writer asks again of every
+    memory and sentence each principle and entry cites.
     """
     found = {m.group(0).replace(",", "").rstrip("%") for m in _NUMBER.finditer(text)}
     for match in _IDENTIFIER.finditer(text):
