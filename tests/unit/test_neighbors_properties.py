@@ -46,6 +46,9 @@ def check_top_k(
     similarity, ties by lower index. Bitwise identical rows are not enough to expect a tie
     elsewhere: BLAS may round a row's dot product differently depending on where the row sits
     in a block (seen: one ulp on the last of 129 identical rows in a one-query product).
+    The reference product is a general matrix product, as the search's is: numpy computes
+    ``a @ a.T`` of one array as a symmetric product, which rounds differently (seen: 0 against
+    1.5e-8 for two orthogonal rows, which reordered a tie).
     """
     m, n = queries.shape[0], base.shape[0]
     assert result.indices.shape == (m, k) and result.similarities.shape == (m, k)
@@ -53,7 +56,7 @@ def check_top_k(
     # OpenBLAS has (rarely, not reproducibly) raised a spurious "invalid value" flag on this
     # float32 product; the values are what matters, and they are checked to be finite.
     with np.errstate(invalid="ignore"):
-        sims32 = queries @ base.T
+        sims32 = queries.copy() @ base.T
     assert np.isfinite(sims32).all()
     if self_:
         np.fill_diagonal(sims64, -np.inf)
@@ -83,6 +86,29 @@ def check_top_k(
 @given(unit_vectors(), ks)
 def test_exact_self_search_is_the_true_top_k(vectors: np.ndarray, k: int) -> None:
     check_top_k(nearest_neighbors(vectors, k), vectors, vectors, k, True, same_arithmetic=True)
+
+
+def test_regression_the_reference_product_rounds_as_the_search_does() -> None:
+    """Row 7 is orthogonal to rows 1 and 4: the symmetric product gives both 0 (a tie, won by
+    row 1), the general product the search uses gives row 4 a one-ulp edge."""
+    a, b, c, d = 0.4170288, 0.2085144, 0.45883146, 0.22941573
+    e, f, g, h, i = 0.39223227, 0.19611613, 0.4364358, 0.2182179, 0.31622776
+    j, m = 0.2581989, 0.5163978
+    vectors = np.array(
+        [
+            [a, b, 0, -b, -b, -a, -a, -a, -a],
+            [0.5, 0.25, 0.5, 0, 0.25, 0.5, 0.25, 0.25, 0],
+            [0, c, -d, c, d, -c, -d, c, 0],
+            [-e, f, f, e, -e, -e, e, -e, 0],
+            [-g, -h, 0, 0, 0, -g, -g, -g, -g],
+            [i, 0, i, -i, i, i, -i, 0, 0.6324555],
+            [g, g, -h, h, g, h, g, h, h],
+            [-0.25, 0.5, -0.5, 0, 0.25, 0.5, 0, -0.25, -0.25],
+            [0, 0, j, m, -m, m, 0, -j, j],
+        ],
+        dtype=np.float32,
+    )
+    check_top_k(nearest_neighbors(vectors, 3), vectors, vectors, 3, True, same_arithmetic=True)
 
 
 @settings(PROPERTY_SETTINGS, max_examples=100)
