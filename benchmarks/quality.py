@@ -12,10 +12,11 @@ together, and their in-sample figures are printed apart, marked as such.
   memories end up in one merged memory, beside the best single cosine threshold and the best
   single word-coverage threshold at the same precision, and ACE's cosine >= 0.90. Banking77 and
   HWU64 same-intent pairs are coarse proxies, judged with the model fitted on all four.
-- patterns: the similarity threshold is chosen on the other intent set (Banking77 or HWU64),
-  with the bundled sample projects as a constraint on every choice, and judged on the one left
-  out: V-measure, ARI, patterns per intent, beside k-means given the true k; and how many
-  simulated strays (one or two utterances of intents dropped from the set) patterns absorb.
+- patterns: the stray margin and the similarity threshold are chosen on the other intent set
+  (Banking77 or HWU64), with the bundled sample projects as a constraint on every choice, and
+  judged on the one left out: V-measure, ARI, patterns per intent, beside k-means given the
+  true k; and how many simulated strays (one or two utterances of intents dropped from the
+  set) patterns absorb.
 - duplicates in the Generative Agents streams: the share of exact and near-exact groups merged.
 
 The whole report is written to benchmarks/results/quality.json.
@@ -45,8 +46,7 @@ from benchmarks.pair_model import PairSignals
 from consolidation_assets.phases import merging
 from consolidation_assets.phases.graph import TextGraph, text_graph
 from consolidation_assets.phases.merging import MergeSettings, PairModel, merge_memories
-from consolidation_assets.phases.patterns import PatternSettings, extract_patterns
-from consolidation_assets.phases.text import term_matrix
+from consolidation_assets.phases.patterns import PatternSettings, cluster_memories
 from consolidation_assets.phases.types import MemoryBatch
 from consolidation_assets.services.embedders import CachingEmbedder, Embedder, make_embedder
 from consolidation_assets.store import MemoryStore
@@ -56,7 +56,9 @@ SAMPLES = Path(__file__).resolve().parent.parent / "consolidation_assets" / "sam
 ANSWER_KEY = Path(__file__).resolve().parent.parent / "tests" / "data" / "sample_answer_key.json"
 PARAPHRASE_SETS = ("MRPC", "STS-B", "Generative Agents", "coding-agent rules")
 INTENT_SETS = ("Banking77", "HWU64")
-PATTERN_THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50)
+PATTERN_RESOLUTIONS = (1.0,)
+PATTERN_MARGINS = (0.05, 0.10, 0.15, 0.20)
+PATTERN_THRESHOLDS = (0.2, 0.3)
 STRAY_SHARE = 0.3
 STRAY_SEEDS = (0, 1, 2)
 SLACK_TOLERANCE = 0.10
@@ -245,14 +247,6 @@ def _with_noise_as_singletons(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def pattern_labels(
-    batch: MemoryBatch, settings: PatternSettings, graph: TextGraph | None = None, terms=None
-) -> np.ndarray:
-    result = extract_patterns("bench", batch, settings, graph, terms)
-    owner = {m: k for k, p in enumerate(result.patterns) for m in p.member_ids}
-    return np.array([owner.get(m, -1) for m in batch.ids])
-
-
 def cluster_row(truth: Sequence[str], labels: np.ndarray) -> dict:
     """V-measure and ARI (memories left out scored as singletons), and how intents split."""
     full = _with_noise_as_singletons(labels)
@@ -286,49 +280,69 @@ def stray_project(intents: Sequence[str], seed: int) -> tuple[list[int], list[in
     return kept, strays
 
 
-def intent_runs(data: IntentSet) -> dict:
-    """Our patterns at every threshold of the grid, k-means given the true k, and strays."""
-    batch = batch_of(data.texts, data.vectors)
+def grid() -> list[PatternSettings]:
+    """Every pattern setting the benchmark weighs."""
+    return [
+        replace(PatternSettings(), resolution=r, stray_margin=m, similarity_threshold=t)
+        for r in PATTERN_RESOLUTIONS
+        for m in PATTERN_MARGINS
+        for t in PATTERN_THRESHOLDS
+    ]
+
+
+def grid_key(settings: PatternSettings) -> str:
+    return (
+        f"resolution {settings.resolution:.1f}, margin {settings.stray_margin:.2f}, "
+        f"threshold {settings.similarity_threshold:.2f}"
+    )
+
+
+def memberships(batch: MemoryBatch) -> dict[str, np.ndarray]:
+    """The phase's pattern label per memory (-1: in none) under every setting of the grid.
+
+    ``cluster_memories`` is what decides membership in ``extract_patterns``; calling it alone
+    skips the labels and keywords, which change nothing here.
+    """
     graph = text_graph(batch, PatternSettings().neighbors)
-    terms = term_matrix(batch.texts)
-    rows = {}
-    for threshold in PATTERN_THRESHOLDS:
-        started = time.perf_counter()
-        settings = replace(PatternSettings(), similarity_threshold=threshold)
-        labels = pattern_labels(batch, settings, graph, terms)
-        rows[threshold] = {
-            **cluster_row(data.intents, labels),
-            "seconds": time.perf_counter() - started,
-        }
+    return {grid_key(s): cluster_memories(batch, graph, s) for s in grid()}
+
+
+def intent_runs(data: IntentSet) -> dict:
+    """Our patterns under every setting of the grid, k-means given the true k, and strays."""
+    started = time.perf_counter()
+    labels = memberships(batch_of(data.texts, data.vectors))
+    seconds = (time.perf_counter() - started) / len(labels)
+    rows = {
+        key: {**cluster_row(data.intents, found), "seconds": seconds}
+        for key, found in labels.items()
+    }
     started = time.perf_counter()
     k = len(set(data.intents))
     kmeans = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(data.vectors)
     reference = {**cluster_row(data.intents, kmeans), "seconds": time.perf_counter() - started}
-    return {"rows": rows, "kmeans": reference, "strays": stray_runs(data), "memories": len(batch)}
+    return {
+        "rows": rows,
+        "kmeans": reference,
+        "strays": stray_runs(data),
+        "memories": len(data.texts),
+    }
 
 
 def stray_runs(data: IntentSet) -> dict:
-    absorbed: dict[float, list[bool]] = {t: [] for t in PATTERN_THRESHOLDS}
+    absorbed: dict[str, list[bool]] = {grid_key(s): [] for s in grid()}
     count = 0
     for seed in STRAY_SEEDS:
         kept, strays = stray_project(data.intents, seed)
         rows = kept + strays
-        batch = batch_of([data.texts[i] for i in rows], data.vectors[rows])
-        graph = text_graph(batch, PatternSettings().neighbors)
-        terms = term_matrix(batch.texts)
+        labels = memberships(batch_of([data.texts[i] for i in rows], data.vectors[rows]))
         count += len(strays)
-        for threshold in PATTERN_THRESHOLDS:
-            settings = replace(PatternSettings(), similarity_threshold=threshold)
-            labels = pattern_labels(batch, settings, graph, terms)
-            absorbed[threshold] += (labels[len(kept) :] >= 0).tolist()
-    return {
-        "strays": count,
-        "absorbed": {t: float(np.mean(v)) for t, v in absorbed.items()},
-    }
+        for key, found in labels.items():
+            absorbed[key] += (found[len(kept) :] >= 0).tolist()
+    return {"strays": count, "absorbed": {key: float(np.mean(v)) for key, v in absorbed.items()}}
 
 
 def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
-    """The bundled sample projects at every threshold: V-measure against their topics, and
+    """The bundled sample projects under every setting: V-measure against their topics, and
     how many of their noise memories patterns absorb (the answer key allows one)."""
     from consolidation_assets.services.memory_input import parse_jsonl
 
@@ -343,16 +357,14 @@ def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
         )
         topic = {m: t for t, v in answer["topics"].items() for m in v["memory_ids"]}
         noise = set(answer["noise"])
+        truth = [topic.get(m, f"noise-{m}") for m in batch.ids]
         found[name] = {}
-        for threshold in PATTERN_THRESHOLDS:
-            settings = replace(PatternSettings(), similarity_threshold=threshold)
-            labels = pattern_labels(batch, settings)
-            truth = [topic.get(m, f"noise-{m}") for m in batch.ids]
+        for setting, labels in memberships(batch).items():
             predicted = [
                 str(label) if label >= 0 else f"alone-{m}"
                 for m, label in zip(batch.ids, labels.tolist(), strict=True)
             ]
-            found[name][threshold] = {
+            found[name][setting] = {
                 "v_measure": float(v_measure_score(truth, predicted)),
                 "noise_absorbed": sum(
                     1
@@ -363,31 +375,37 @@ def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
     return found
 
 
-def allowed(samples: dict, threshold: float) -> bool:
+def allowed(samples: dict, setting: str) -> bool:
     """The sample projects' answer key holds: V-measure >= 0.75, at most one noise absorbed."""
     return all(
-        runs[threshold]["v_measure"] >= 0.75 and runs[threshold]["noise_absorbed"] <= 1
+        runs[setting]["v_measure"] >= 0.75 and runs[setting]["noise_absorbed"] <= 1
         for runs in samples.values()
     )
 
 
-def slack(run: dict, threshold: float) -> float:
-    """How far a threshold is above the targets on one intent set (negative: below)."""
-    ours, reference = run["rows"][threshold], run["kmeans"]
+def slack(run: dict, setting: str) -> float:
+    """How far a setting is above the targets on one intent set (below 1: under them)."""
+    ours, reference = run["rows"][setting], run["kmeans"]
     return min(
         ours["v_measure"] / reference["v_measure"],
         ours["ari"] / (0.9 * reference["ari"]),
     )
 
 
-def choose_pattern_threshold(runs: Sequence[dict], samples: dict) -> float:
-    """Among the thresholds the sample projects allow, those within ``SLACK_TOLERANCE`` of the
-    best worst-set slack above the V-measure and ARI targets; of those, the highest, since
-    strays are a target too and a higher threshold absorbs fewer of them."""
-    candidates = [t for t in PATTERN_THRESHOLDS if allowed(samples, t)] or list(PATTERN_THRESHOLDS)
-    worst = {t: min(slack(r, t) for r in runs) for t in candidates}
+def choose_pattern_setting(runs: Sequence[dict], samples: dict) -> str:
+    """Among the settings the sample projects allow, those within ``SLACK_TOLERANCE`` of the
+    best worst-set slack above the V-measure and ARI targets; of those, the one that absorbs
+    the fewest strays on its worst set (then the best slack), since strays are a target too."""
+    keys = [grid_key(s) for s in grid()]
+    candidates = [k for k in keys if allowed(samples, k)] or keys
+    worst = {k: min(slack(r, k) for r in runs) for k in candidates}
     best = max(worst.values())
-    return max(t for t in candidates if worst[t] >= (1 - SLACK_TOLERANCE) * best)
+    near = [k for k in candidates if worst[k] >= (1 - SLACK_TOLERANCE) * best]
+    return min(near, key=lambda k: (max(r["strays"]["absorbed"][k] for r in runs), -worst[k]))
+
+
+def shipped_key() -> str:
+    return grid_key(PatternSettings())
 
 
 def patterns_section(store: MemoryStore, embedder: Embedder) -> dict | None:
@@ -408,23 +426,22 @@ def patterns_section(store: MemoryStore, embedder: Embedder) -> dict | None:
     folds = {}
     for held in sets:
         training = [runs[s.name] for s in sets if s is not held]
-        threshold = choose_pattern_threshold(training, samples)
+        setting = choose_pattern_setting(training, samples)
         run = runs[held.name]
         folds[held.name] = {
             "trained_on": [s.name for s in sets if s is not held] + ["sample projects"],
-            "threshold": threshold,
-            "ours": run["rows"][threshold],
+            "setting": setting,
+            "ours": run["rows"][setting],
             "kmeans": run["kmeans"],
             "strays": run["strays"]["strays"],
-            "strays_absorbed": run["strays"]["absorbed"][threshold],
+            "strays_absorbed": run["strays"]["absorbed"][setting],
             "memories": run["memories"],
             "intents": len(set(held.intents)),
         }
-    chosen = choose_pattern_threshold(list(runs.values()), samples)
     return {
         "folds": folds,
-        "all_sets_threshold": chosen,
-        "shipped_threshold": PatternSettings().similarity_threshold,
+        "all_sets_setting": choose_pattern_setting(list(runs.values()), samples),
+        "shipped_setting": shipped_key(),
         "grid": {name: _grid(run) for name, run in runs.items()},
         "samples": samples,
     }
@@ -432,8 +449,8 @@ def patterns_section(store: MemoryStore, embedder: Embedder) -> dict | None:
 
 def _grid(run: dict) -> dict:
     return {
-        str(t): {**row, "strays_absorbed": run["strays"]["absorbed"][t]}
-        for t, row in run["rows"].items()
+        key: {**row, "strays_absorbed": run["strays"]["absorbed"][key]}
+        for key, row in run["rows"].items()
     }
 
 
@@ -517,39 +534,34 @@ def print_merging(merging_report: dict) -> None:
 
 
 def print_patterns(patterns_report: dict) -> None:
-    print("\nPatterns, leave one dataset out (threshold chosen on the other intent set and the")
+    print("\nPatterns, leave one dataset out (settings chosen on the other intent set and the")
     print("sample projects):")
     print(
-        f"{'held out':10s} {'thr':>5s} {'V':>6s} {'ARI':>6s} {'km V':>6s} {'km ARI':>7s} "
-        f"{'pat/int':>8s} {'spread':>7s} {'left':>6s} {'strays in':>10s}"
+        f"{'held out':10s} {'V':>6s} {'ARI':>6s} {'km V':>6s} {'km ARI':>7s} "
+        f"{'pat/int':>8s} {'spread':>7s} {'left':>6s} {'strays in':>10s}  setting"
     )
     for name, f in patterns_report["folds"].items():
         ours, km = f["ours"], f["kmeans"]
         print(
-            f"{name:10s} {f['threshold']:5.2f} {ours['v_measure']:6.3f} {ours['ari']:6.3f} "
+            f"{name:10s} {ours['v_measure']:6.3f} {ours['ari']:6.3f} "
             f"{km['v_measure']:6.3f} {km['ari']:7.3f} {ours['patterns_per_intent']:8.2f} "
             f"{ours['intent_spread']:7.2f} {ours['left_out']:6.3f} "
-            f"{f['strays_absorbed']:6.3f}/{f['strays']}"
+            f"{f['strays_absorbed']:6.3f}/{f['strays']}  {f['setting']}"
         )
     print(
-        f"chosen on all sets: {patterns_report['all_sets_threshold']:.2f} "
-        f"(shipped {patterns_report['shipped_threshold']:.2f}); the whole grid:"
+        f"chosen on all sets: {patterns_report['all_sets_setting']} "
+        f"(shipped: {patterns_report['shipped_setting']}); the whole grid:"
     )
-    for name, grid in patterns_report["grid"].items():
-        for t, row in grid.items():
+    for name, found in patterns_report["grid"].items():
+        for key, row in found.items():
             print(
-                f"  {name:10s} {float(t):.2f} V {row['v_measure']:.3f} ARI {row['ari']:.3f} "
+                f"  {name:10s} {key}: V {row['v_measure']:.3f} ARI {row['ari']:.3f} "
                 f"patterns {row['patterns']} left {row['left_out']:.3f} "
                 f"strays in {row['strays_absorbed']:.3f} ({row['seconds']:.1f} s)"
             )
     for name, runs in patterns_report["samples"].items():
-        print(
-            f"  sample {name}: "
-            + ", ".join(
-                f"{t:.2f} V {r['v_measure']:.3f} noise {r['noise_absorbed']}"
-                for t, r in runs.items()
-            )
-        )
+        for key, r in runs.items():
+            print(f"  sample {name} {key}: V {r['v_measure']:.3f} noise {r['noise_absorbed']}")
 
 
 def print_duplicates(duplicates: dict) -> None:

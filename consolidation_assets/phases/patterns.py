@@ -1,18 +1,24 @@
 """Phase 1, pattern extraction: recurring themes across a project's memories.
 
-Memories are clustered by average linkage on their nearest-neighbour graph (no k to guess, and
-anything that does not recur stays out of every pattern). A cluster becomes a pattern when at
-least ``min_support`` memories support it; it is labelled by its most central memory and by the
-keywords that set it apart from the rest of the project (class-based TF-IDF).
+Memories are grouped into communities of their shared-nearest-neighbour graph (Louvain; see
+``communities``): no number of patterns to guess, and the cut adapts to how tight each region
+of the project is. A community looser than ``similarity_threshold`` (below) is split again on
+its own subgraph, since modularity cannot see a theme much smaller than the whole project. A
+community is a theme, not yet a pattern. Two tests keep one-off memories out, since a memory
+that recurs nowhere must not be presented as a recurring pattern:
 
-The threshold is relative to the project's background (``relative``): the median similarity of
-two of its memories. All the memories of a banking app's support queue, or of one codebase,
-lean the same way, so two unrelated ones already look alike; a pattern must stand out above
-that. A pattern's memories must be, on average, ``similarity_threshold`` of the way from the
-background to identical: with a background of 0.2 and a threshold of 0.4, an average similarity
-of 0.52. The median, unlike the mean, is not carried away by one topic that fills a small
-project. This lets one setting serve a project of near-identical phrasings and one of varied
-short notes.
+- a memory stays in its community only if it recurs there: it has an exact copy, a near
+  duplicate (``near_duplicate``), or a nearest neighbour at most ``stray_margin`` less similar
+  to it than is typical of the community (the median over its texts). A one-off note that
+  landed beside a theme has no close neighbour of its own, while the theme's members do.
+- what remains is a pattern when at least ``min_support`` memories support it and they are, on
+  average, ``similarity_threshold`` of the way from the project's background similarity (the
+  median similarity of two of its memories) to identical. All the memories of one codebase
+  lean the same way, so two unrelated ones already look alike; a pattern must stand out above
+  that, and a community of leftovers does not.
+
+A pattern is labelled by its most central memory and by the keywords that set it apart from the
+rest of the project (class-based TF-IDF).
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
+from consolidation_assets.phases.communities import communities, shared_neighbor_graph
 from consolidation_assets.phases.graph import TextGraph, text_graph
-from consolidation_assets.phases.linkage import average_linkage
 from consolidation_assets.phases.text import (
     TermMatrix,
     class_keywords,
@@ -57,10 +64,10 @@ _TYPE_VOTE = {
 
 @dataclass(frozen=True)
 class PatternSettings:
-    """Thresholds of pattern extraction (each field's description shows in the launchpad)."""
+    """Settings of pattern extraction (each field's description shows in the launchpad)."""
 
     similarity_threshold: float = field(
-        default=0.4,
+        default=0.3,
         metadata={
             "description": "least average cosine similarity between a pattern's memories; "
             "when relative, as a share of the way from the project's background similarity to 1"
@@ -69,6 +76,27 @@ class PatternSettings:
     min_support: int = field(default=3, metadata={"description": "least memories per pattern"})
     neighbors: int = field(
         default=10, metadata={"description": "nearest neighbours per memory in the graph"}
+    )
+    resolution: float = field(
+        default=1.0,
+        metadata={
+            "description": "modularity resolution of the shared-neighbour communities: higher "
+            "gives more, smaller patterns"
+        },
+    )
+    stray_margin: float = field(
+        default=0.05,
+        metadata={
+            "description": "how much less similar a memory's nearest neighbour may be than is "
+            "typical of its community before the memory counts as a one-off and is left out"
+        },
+    )
+    near_duplicate: float = field(
+        default=0.75,
+        metadata={
+            "description": "a memory whose nearest neighbour is at least this similar recurs, "
+            "however tight its community (the merge phase's cosine floor)"
+        },
     )
     keywords: int = field(default=6, metadata={"description": "keywords kept per pattern"})
     relative: bool = field(
@@ -125,17 +153,117 @@ def effective_threshold(threshold: float, background: float) -> float:
     return background + threshold * (1.0 - background)
 
 
-def cluster_memories(
-    batch: MemoryBatch, graph: TextGraph, threshold: float, relative: bool = True
+def group_medians(values: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """The median of ``values`` in each group ``0..count-1`` (NaN for an empty group)."""
+    order = np.lexsort((values, labels))
+    values, labels = values[order], labels[order]
+    sizes = np.bincount(labels, minlength=count)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    medians = np.full(count, np.nan)
+    present = sizes > 0
+    low = starts[present] + (sizes[present] - 1) // 2
+    high = starts[present] + sizes[present] // 2
+    medians[present] = (values[low].astype(np.float64) + values[high]) / 2
+    return medians
+
+
+def recurring(
+    nearest: np.ndarray,
+    copies: np.ndarray,
+    labels: np.ndarray,
+    margin: float,
+    near_duplicate: float = 1.0,
 ) -> np.ndarray:
-    """A cluster label per memory; exact duplicates always share one."""
-    distinct = batch.vectors[graph.unique_rows]
-    if relative:
+    """Whether each distinct text recurs in its community: it has an exact copy, its
+    ``nearest`` neighbour is a near duplicate (at least ``near_duplicate`` similar), or that
+    similarity is at least the community's median less ``margin``."""
+    nearest = np.where(np.isfinite(nearest), nearest, -1.0).astype(np.float64)
+    typical = group_medians(nearest, labels, int(labels.max(initial=-1)) + 1)
+    bar = np.minimum(typical[labels] - margin, near_duplicate)
+    return (copies > 1) | (nearest >= bar)
+
+
+def mean_similarities(
+    vectors: np.ndarray, weights: np.ndarray, labels: np.ndarray, count: int
+) -> np.ndarray:
+    """Per group, the average cosine similarity of two of its memories (copies included:
+    ``weights`` counts each distinct unit row's memories); 1 for a single memory."""
+    rows = labels >= 0
+    sizes = np.bincount(labels[rows], weights=weights[rows], minlength=count)
+    sums = np.zeros((count, vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels[rows], vectors[rows] * weights[rows, None])
+    squares = np.einsum("ij,ij->i", sums, sums)
+    pairs = sizes * (sizes - 1)
+    return np.where(pairs > 0, (squares - sizes) / np.where(pairs > 0, pairs, 1), 1.0)
+
+
+def cohesive_communities(
+    graph: sparse.csr_matrix,
+    vectors: np.ndarray,
+    weights: np.ndarray,
+    threshold: float,
+    resolution: float,
+) -> np.ndarray:
+    """Communities of ``graph``, each split again into its own communities while its memories'
+    average similarity is under ``threshold``.
+
+    Modularity cannot see a theme much smaller than the project (its resolution limit): in a
+    codebase where every memory looks alike, a few small themes come out as one community. Within
+    that community alone they are large again, so a community that is not cohesive is split on
+    its own subgraph; one that cannot be split is kept whole (the caller's threshold then leaves
+    it out).
+    """
+    labels = communities(graph, resolution)
+    pending = list(range(int(labels.max(initial=-1)) + 1))
+    next_label = len(pending)
+    while pending:
+        label = pending.pop()
+        rows = np.flatnonzero(labels == label)
+        if rows.size < 2:
+            continue
+        cohesion = mean_similarities(vectors[rows], weights[rows], np.zeros(rows.size, int), 1)
+        if cohesion[0] >= threshold:
+            continue
+        parts = communities(graph[rows][:, rows], resolution)
+        if parts.max(initial=0) == 0:
+            continue
+        for part in range(1, int(parts.max()) + 1):
+            labels[rows[parts == part]] = next_label
+            pending.append(next_label)
+            next_label += 1
+        pending.append(label)
+        labels[rows[parts == 0]] = label
+    return labels
+
+
+def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSettings) -> np.ndarray:
+    """A pattern label per memory (``-1``: in no pattern); exact duplicates always share one."""
+    distinct = batch.vectors[graph.unique_rows].astype(np.float32)
+    if distinct.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    threshold = settings.similarity_threshold
+    if settings.relative:
         threshold = effective_threshold(threshold, background_similarity(distinct))
-    sums = distinct.astype(np.float32)
-    sums *= graph.weights[:, None].astype(np.float32)
-    unique_labels = average_linkage(sums, graph.weights, graph.neighbors.indices, threshold)
-    return unique_labels[graph.unique_of]
+    weights = graph.weights.astype(np.float64)
+    labels = cohesive_communities(
+        shared_neighbor_graph(graph.neighbors.indices),
+        distinct,
+        weights,
+        threshold,
+        settings.resolution,
+    )
+    nearest = graph.neighbors.similarities[:, 0] if graph.k else np.full(labels.size, -np.inf)
+    recurs = recurring(
+        nearest, graph.weights, labels, settings.stray_margin, settings.near_duplicate
+    )
+    labels = np.where(recurs, labels, -1)
+    count = int(labels.max(initial=-1)) + 1
+    support = np.bincount(labels[labels >= 0], weights=weights[labels >= 0], minlength=count)
+    cohesion = mean_similarities(distinct, weights, labels, count)
+    kept = (support >= settings.min_support) & (cohesion >= threshold)
+    renumbered = np.full(count + 1, -1, dtype=np.int64)
+    renumbered[np.flatnonzero(kept)] = np.arange(int(kept.sum()))
+    return renumbered[labels][graph.unique_of]
 
 
 def infer_pattern_type(memory_types: list[str], success: list[bool | None]) -> str:
@@ -178,20 +306,17 @@ def extract_patterns(
     if graph is None or graph.k != settings.neighbors:
         graph = text_graph(batch, settings.neighbors)
     terms = terms or term_matrix(batch.texts)
-    labels = cluster_memories(batch, graph, settings.similarity_threshold, settings.relative)
-    sizes = np.bincount(labels)
-    kept = [c for c in range(len(sizes)) if sizes[c] >= settings.min_support]
-    class_of = np.full(len(sizes), -1, dtype=np.int64)
-    class_of[kept] = np.arange(len(kept))
-    keyword_sets = class_keywords(terms, class_of[labels], len(kept), settings.keywords)
-
-    members_of: dict[int, list[int]] = {c: [] for c in kept}
+    labels = cluster_memories(batch, graph, settings)
+    count = int(labels.max(initial=-1)) + 1
+    keyword_sets = class_keywords(terms, labels, count, settings.keywords)
+    members_of: list[list[int]] = [[] for _ in range(count)]
     for i, label in enumerate(labels.tolist()):
-        if label in members_of:
+        if label >= 0:
             members_of[label].append(i)
 
     patterns = [
-        _pattern(project_id, batch, members_of[c], keyword_sets[k]) for k, c in enumerate(kept)
+        _pattern(project_id, batch, members, keyword_sets[c])
+        for c, members in enumerate(members_of)
     ]
     patterns.sort(key=lambda p: (-p.support, p.id))
     return PatternExtraction(

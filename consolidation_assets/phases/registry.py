@@ -57,13 +57,14 @@ PHASES: tuple[Phase, ...] = (
         compute=patterns.compute,
         upstream=(),
         outputs=("patterns", "pattern_members"),
-        version="8",
+        version="9",
         description=(
             "Recurring patterns across the project's memories. Memories are embedded (cache "
-            "first), clustered by average linkage on their nearest-neighbour graph with no k to "
-            "choose, at a threshold measured from the project's background similarity, and "
-            "every cluster of at least `min_support` memories becomes a pattern labelled by its "
-            "most central memory and its distinctive keywords."
+            "first) and grouped into communities of their shared-nearest-neighbour graph "
+            "(Louvain, no k to choose), a community too loose for `similarity_threshold` being "
+            "split again; one-off memories with no close neighbour of their own are left out, "
+            "and every community of at least `min_support` memories becomes a pattern labelled "
+            "by its most central memory and its distinctive keywords."
         ),
         kinds=("python", "pytorch", "sql"),
     ),

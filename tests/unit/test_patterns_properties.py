@@ -3,12 +3,16 @@
 References: the batch itself (ids, normalised texts) and a brute-force recomputation of each
 pattern's average pairwise cosine from its members' vectors, against the threshold recomputed
 by brute force (with ``relative``, the median similarity of all pairs of distinct texts, then
-the setting's share of the way from it to 1). A pattern is an average-linkage cluster, so that
-average is at least the threshold (see ``test_linkage_properties`` for why);
-membership is a partial partition of the batch; exact duplicates (normalised text) cluster as
-one weighted item, so they share a pattern or are both left out.
+the setting's share of the way from it to 1); membership is a partial partition of the batch;
+exact duplicates (normalised text) cluster as one weighted item, so they share a pattern or are
+both left out. The membership pieces against plain references: the shared-neighbour weights
+against Python sets, the group medians against ``np.median`` per group, the recurrence test
+against its definition, and the communities of a union of cliques against its connected
+components (scipy); and every community ``cohesive_communities`` returns is, by brute force,
+either cohesive enough or one Louvain cannot split.
 
-Cases run: 100 (clustered batches up to 200 memories), 100 (text families up to 40).
+Cases run: 100 (clustered batches up to 200 memories), 100 (text families up to 40), 100 per
+membership piece.
 """
 
 from __future__ import annotations
@@ -16,12 +20,19 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
+from consolidation_assets.phases.communities import communities, shared_neighbor_graph
+from consolidation_assets.phases.graph import text_graph
 from consolidation_assets.phases.patterns import (
     PatternSettings,
     background_similarity,
+    cohesive_communities,
     effective_threshold,
     extract_patterns,
+    group_medians,
+    recurring,
 )
 from consolidation_assets.phases.text import normalize
 from consolidation_assets.phases.types import MemoryBatch
@@ -34,6 +45,8 @@ pattern_settings = st.builds(
     neighbors=st.integers(1, 12),
     keywords=st.integers(0, 6),
     relative=st.booleans(),
+    resolution=st.sampled_from([0.5, 1.0, 2.0]),
+    stray_margin=st.sampled_from([0.0, 0.1, 2.0]),
 )
 
 
@@ -124,3 +137,117 @@ def test_effective_threshold_runs_from_the_background_to_one(
     assert abs(effective_threshold(0.0, background) - background) < 1e-12
     assert abs(effective_threshold(1.0, background) - 1.0) < 1e-12
     assert abs(effective_threshold(threshold, 0.0) - threshold) < 1e-12
+
+
+@st.composite
+def neighbour_lists(draw: st.DrawFn) -> np.ndarray:
+    """An (n, k) array of neighbour rows as the graph holds them: distinct, not the row
+    itself, ``-1`` padding at the end."""
+    n = draw(st.integers(1, 30))
+    k = draw(st.integers(1, 6))
+    rows = []
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        chosen = draw(st.lists(st.sampled_from(others), max_size=k, unique=True)) if others else []
+        rows.append(chosen + [-1] * (k - len(chosen)))
+    return np.array(rows, dtype=np.int64)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(neighbour_lists())
+def test_shared_neighbour_weights_are_the_jaccard_of_the_lists(indices: np.ndarray) -> None:
+    graph = shared_neighbor_graph(indices).toarray()
+    n = indices.shape[0]
+    lists = [{i, *(j for j in indices[i].tolist() if j >= 0)} for i in range(n)]
+    expected = np.zeros((n, n))
+    for i in range(n):
+        for j in indices[i].tolist():
+            if j >= 0:
+                weight = len(lists[i] & lists[j]) / len(lists[i] | lists[j])
+                expected[i, j] = expected[j, i] = weight
+    np.testing.assert_allclose(graph, expected, atol=1e-12)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.floats(-1, 1, allow_nan=False)), min_size=1, max_size=40
+    )
+)
+def test_group_medians_match_numpy(rows: list[tuple[int, float]]) -> None:
+    labels = np.array([g for g, _ in rows])
+    values = np.array([v for _, v in rows])
+    found = group_medians(values, labels, 6)
+    for g in range(6):
+        members = values[labels == g]
+        if members.size:
+            assert abs(found[g] - float(np.median(members))) < 1e-12
+        else:
+            assert np.isnan(found[g])
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.floats(-1, 1, allow_nan=False), st.integers(1, 3)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from([0.0, 0.05, 0.2]),
+    st.sampled_from([0.5, 0.75, 1.0]),
+)
+def test_a_text_recurs_when_copied_or_near_its_community(
+    rows: list[tuple[int, float, int]], margin: float, near_duplicate: float
+) -> None:
+    labels = np.array([g for g, _, _ in rows])
+    nearest = np.array([v for _, v, _ in rows])
+    copies = np.array([c for _, _, c in rows])
+    found = recurring(nearest, copies, labels, margin, near_duplicate)
+    for i, (g, v, c) in enumerate(rows):
+        typical = float(np.median(nearest[labels == g]))
+        assert found[i] == (c > 1 or v >= near_duplicate or v >= typical - margin)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(st.lists(st.integers(3, 12), min_size=1, max_size=8), st.sampled_from([0.5, 1.0]))
+def test_communities_of_disjoint_cliques_are_the_cliques(
+    sizes: list[int], resolution: float
+) -> None:
+    """Up to resolution 1 (above it, modularity splits even a lone clique)."""
+    blocks = np.repeat(np.arange(len(sizes)), sizes)
+    adjacency = (blocks[:, None] == blocks[None, :]).astype(float)
+    np.fill_diagonal(adjacency, 0.0)
+    graph = csr_matrix(adjacency)
+    _, components = connected_components(graph, directed=False)
+    found = communities(graph, resolution)
+    pairs_found = found[:, None] == found[None, :]
+    pairs_expected = components[:, None] == components[None, :]
+    assert np.array_equal(pairs_found, pairs_expected)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(clustered_batches(), st.sampled_from([0.2, 0.5, 0.8]), st.sampled_from([1.0, 2.0]))
+def test_a_community_is_cohesive_or_cannot_be_split(
+    batch: MemoryBatch, threshold: float, resolution: float
+) -> None:
+    text = text_graph(batch, 5)
+    vectors = batch.vectors[text.unique_rows].astype(np.float64)
+    graph = shared_neighbor_graph(text.neighbors.indices)
+    weights = text.weights.astype(np.float64)
+    labels = cohesive_communities(graph, vectors, weights, threshold, resolution)
+    assert labels.shape == (vectors.shape[0],) and labels.min(initial=0) >= 0
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        memories = np.repeat(rows, text.weights[rows])
+        if memories.size < 2:
+            continue
+        pairs = [
+            vectors[memories[i]] @ vectors[memories[j]]
+            for i in range(memories.size)
+            for j in range(i + 1, memories.size)
+        ]
+        if float(np.mean(pairs)) >= threshold - 1e-9:
+            continue
+        assert communities(graph[rows][:, rows], resolution).max() == 0, (
+            f"community {label} is loose ({np.mean(pairs):.3f}) yet splits"
+        )
