@@ -20,7 +20,7 @@ ALLOWED = {
     "defs": {"defs", "services", "store", "phases"},
 }
 ENTRY_POINTS = {"engine.py", "cli.py"}
-THIRD_PARTY_OF_PHASES = {"numpy", "scipy", "sklearn"}
+THIRD_PARTY_OF_PHASES = {"numpy", "scipy", "sklearn", "sknetwork"}
 
 
 def imports(path: Path) -> set[str]:
@@ -59,7 +59,7 @@ def test_only_the_dagster_layer_and_the_entry_points_import_dagster() -> None:
     assert offenders == []
 
 
-def test_phases_use_only_numpy_scipy_and_scikit_learn() -> None:
+def test_phases_use_only_numpy_scipy_and_scikit_learn_and_network() -> None:
     allowed_roots = THIRD_PARTY_OF_PHASES | {"consolidation_assets", "__future__"}
     offenders = {}
     for path in modules("phases"):
