@@ -75,7 +75,7 @@ PHASES: tuple[Phase, ...] = (
         compute=merging.compute,
         upstream=("patterns",),
         outputs=("merged_memories", "merged_memory_sources"),
-        version="9",
+        version="10",
         description=(
             "Near-duplicate memories merged into one, every source kept and linked. Exact "
             "duplicates always merge; near-duplicates merge when their duplicate score (a "
