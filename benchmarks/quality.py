@@ -12,8 +12,10 @@ together, and their in-sample figures are printed apart, marked as such.
   memories end up in one merged memory, beside the best single cosine threshold and the best
   single word-coverage threshold at the same precision, and ACE's cosine >= 0.90. Banking77 and
   HWU64 same-intent pairs are coarse proxies, judged with the model fitted on all four.
-- patterns: the stray margin and the similarity threshold are chosen on the other intent set
-  (Banking77 or HWU64), with the bundled sample projects as a constraint on every choice, and
+- patterns: the stray margin, the near-duplicate similarity and the similarity threshold are
+  chosen on the other intent set (Banking77 or HWU64), with the bundled sample projects as a
+  constraint on every choice (their answer key, and five paraphrased verdicts added to each
+  that must come out as one pattern), and
   judged on the one left out: V-measure, ARI, patterns per intent, beside k-means given the
   true k; and how many simulated strays (one or two utterances of intents dropped from the
   set) patterns absorb.
@@ -53,12 +55,15 @@ from consolidation_assets.store import MemoryStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAMPLES = Path(__file__).resolve().parent.parent / "consolidation_assets" / "sample_data"
-ANSWER_KEY = Path(__file__).resolve().parent.parent / "tests" / "data" / "sample_answer_key.json"
+TEST_DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+ANSWER_KEY = TEST_DATA / "sample_answer_key.json"
+VERDICTS = TEST_DATA / "paraphrased_verdicts.json"
 PARAPHRASE_SETS = ("MRPC", "STS-B", "Generative Agents", "coding-agent rules")
 INTENT_SETS = ("Banking77", "HWU64")
 PATTERN_RESOLUTIONS = (1.0,)
 PATTERN_MARGINS = (0.05, 0.10, 0.15, 0.20)
 PATTERN_THRESHOLDS = (0.2, 0.3)
+PATTERN_NEAR_DUPLICATES = (0.75, 0.80, 0.85)
 STRAY_SHARE = 0.3
 STRAY_SEEDS = (0, 1, 2)
 SLACK_TOLERANCE = 0.10
@@ -127,8 +132,9 @@ def neighbour_pairs(graph: TextGraph, labels: Sequence[str]) -> list[tuple[int, 
     return [(a, b, labels[a] == labels[b]) for a, b in sorted(found)]
 
 
-def merge_sets(store: MemoryStore, embedder: Embedder) -> list[MergeSet]:
-    """Every dev set with labelled pairs, each as the projects the phase would see."""
+def merge_sets(store: MemoryStore, embedder: Embedder, with_intents: bool = True) -> list[MergeSet]:
+    """Every dev set with labelled pairs, each as the projects the phase would see (the
+    paraphrase sets alone without ``with_intents``)."""
     found = []
     for loader in (datasets.mrpc_pairs, datasets.stsb_pairs):
         data = loader()
@@ -143,7 +149,7 @@ def merge_sets(store: MemoryStore, embedder: Embedder) -> list[MergeSet]:
                 for key, texts in labelled.projects.items()
             ]
             found.append(merge_set(labelled.name, "paraphrase", projects))
-    for loader in (datasets.banking77_intents, datasets.hwu64_intents):
+    for loader in (datasets.banking77_intents, datasets.hwu64_intents) if with_intents else ():
         data = loader()
         if data is not None:
             project = project_of(data.texts, embed(data.texts, store, embedder), [])
@@ -188,6 +194,7 @@ def judged(s: MergeSet, merged: np.ndarray) -> dict:
 
 
 def fitted(training: Sequence[MergeSet], settings: MergeSettings) -> tuple[PairModel, dict]:
+    """The pair model fitted on ``training``, its threshold folded into the bias."""
     weights = pair_model.fit([s.signals for s in training])
     threshold = pair_model.choose_threshold(
         weights, [s.signals for s in training], settings.min_cosine
@@ -219,14 +226,16 @@ def merging_section(sets: list[MergeSet]) -> dict | None:
         "folds": folds,
         "all_sets": about,
         "shipped": asdict(shipped),
-        "shipped_matches_fit": _close(asdict(shipped), asdict(model)),
+        "shipped_matches_fit": same_model(shipped, model),
         "in_sample": in_sample,
         "settings": asdict(settings),
     }
 
 
-def _close(a: dict, b: dict) -> bool:
-    return all(abs(a[k] - b[k]) < 5e-4 for k in a)
+def same_model(a: PairModel, b: PairModel) -> bool:
+    """Equal weights to the four decimals ``PAIR_MODEL`` is written with."""
+    left, right = asdict(a), asdict(b)
+    return all(abs(left[k] - right[k]) < 5e-4 for k in left)
 
 
 # Patterns -----------------------------------------------------------------------------------
@@ -283,9 +292,16 @@ def stray_project(intents: Sequence[str], seed: int) -> tuple[list[int], list[in
 def grid() -> list[PatternSettings]:
     """Every pattern setting the benchmark weighs."""
     return [
-        replace(PatternSettings(), resolution=r, stray_margin=m, similarity_threshold=t)
+        replace(
+            PatternSettings(),
+            resolution=r,
+            stray_margin=m,
+            near_duplicate=d,
+            similarity_threshold=t,
+        )
         for r in PATTERN_RESOLUTIONS
         for m in PATTERN_MARGINS
+        for d in PATTERN_NEAR_DUPLICATES
         for t in PATTERN_THRESHOLDS
     ]
 
@@ -293,7 +309,8 @@ def grid() -> list[PatternSettings]:
 def grid_key(settings: PatternSettings) -> str:
     return (
         f"resolution {settings.resolution:.1f}, margin {settings.stray_margin:.2f}, "
-        f"threshold {settings.similarity_threshold:.2f}"
+        f"near duplicate {settings.near_duplicate:.2f}, threshold "
+        f"{settings.similarity_threshold:.2f}"
     )
 
 
@@ -342,11 +359,13 @@ def stray_runs(data: IntentSet) -> dict:
 
 
 def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
-    """The bundled sample projects under every setting: V-measure against their topics, and
-    how many of their noise memories patterns absorb (the answer key allows one)."""
+    """The bundled sample projects under every setting: V-measure against their topics, how
+    many of their noise memories patterns absorb (the answer key allows one), and whether five
+    paraphrased verdicts added to the project come out as one pattern."""
     from consolidation_assets.services.memory_input import parse_jsonl
 
     key = json.loads(ANSWER_KEY.read_text())["projects"]
+    verdicts = json.loads(VERDICTS.read_text())["texts"]
     found = {}
     for name, answer in key.items():
         path = SAMPLES / f"{name}.jsonl"
@@ -358,6 +377,13 @@ def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
         topic = {m: t for t, v in answer["topics"].items() for m in v["memory_ids"]}
         noise = set(answer["noise"])
         truth = [topic.get(m, f"noise-{m}") for m in batch.ids]
+        with_verdicts = texts + verdicts
+        grouped = {
+            setting: labels[len(texts) :]
+            for setting, labels in memberships(
+                batch_of(with_verdicts, embed(with_verdicts, store, embedder))
+            ).items()
+        }
         found[name] = {}
         for setting, labels in memberships(batch).items():
             predicted = [
@@ -371,14 +397,20 @@ def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
                     for m, label in zip(batch.ids, labels, strict=True)
                     if m in noise and label >= 0
                 ),
+                "verdicts_one_pattern": bool(
+                    grouped[setting].min() >= 0 and len(set(grouped[setting].tolist())) == 1
+                ),
             }
     return found
 
 
 def allowed(samples: dict, setting: str) -> bool:
-    """The sample projects' answer key holds: V-measure >= 0.75, at most one noise absorbed."""
+    """The sample projects' answer key holds (V-measure >= 0.75, at most one noise absorbed)
+    and the paraphrased verdicts form one pattern in each."""
     return all(
-        runs[setting]["v_measure"] >= 0.75 and runs[setting]["noise_absorbed"] <= 1
+        runs[setting]["v_measure"] >= 0.75
+        and runs[setting]["noise_absorbed"] <= 1
+        and runs[setting]["verdicts_one_pattern"]
         for runs in samples.values()
     )
 
@@ -561,7 +593,10 @@ def print_patterns(patterns_report: dict) -> None:
             )
     for name, runs in patterns_report["samples"].items():
         for key, r in runs.items():
-            print(f"  sample {name} {key}: V {r['v_measure']:.3f} noise {r['noise_absorbed']}")
+            print(
+                f"  sample {name} {key}: V {r['v_measure']:.3f} noise {r['noise_absorbed']}"
+                f" verdicts {'one pattern' if r['verdicts_one_pattern'] else 'split'}"
+            )
 
 
 def print_duplicates(duplicates: dict) -> None:

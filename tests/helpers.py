@@ -168,6 +168,11 @@ def sample_answer_key() -> dict:
     return json.loads((TEST_DATA / "sample_answer_key.json").read_text())
 
 
+def paraphrased_verdicts() -> list[str]:
+    """Five paraphrases of one reviewer verdict (``tests/data/paraphrased_verdicts.json``)."""
+    return json.loads((TEST_DATA / "paraphrased_verdicts.json").read_text())["texts"]
+
+
 def ingest_sample(store: MemoryStore, project: str) -> int:
     """Store one bundled sample project; returns how many memories it holds."""
     path = SAMPLE_DATA / f"{project}.jsonl"

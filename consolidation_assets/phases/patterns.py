@@ -92,10 +92,10 @@ class PatternSettings:
         },
     )
     near_duplicate: float = field(
-        default=0.75,
+        default=0.80,
         metadata={
             "description": "a memory whose nearest neighbour is at least this similar recurs, "
-            "however tight its community (the merge phase's cosine floor)"
+            "however tight its community"
         },
     )
     keywords: int = field(default=6, metadata={"description": "keywords kept per pattern"})

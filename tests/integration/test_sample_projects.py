@@ -15,7 +15,7 @@ from consolidation_assets.phases.playbook import PlaybookSettings, build_candida
 from consolidation_assets.phases.types import MemoryBatch
 from consolidation_assets.phases.writing import says_nothing_reusable
 from consolidation_assets.services.memory_input import parse_jsonl
-from tests.helpers import SAMPLE_DATA, sample_answer_key
+from tests.helpers import SAMPLE_DATA, paraphrased_verdicts, sample_answer_key
 
 PROJECTS = ["web-backend", "data-pipeline", "mobile-app"]
 
@@ -87,13 +87,7 @@ def test_merges_take_duplicates_and_refuse_traps(project) -> None:
 
 # Verdicts an agent's run may store as memories: recurring, so they form a pattern, and saying
 # nothing another agent could act on.
-VERDICTS = [
-    "The provided explanation is incomplete and does not provide enough information.",
-    "The explanation is incomplete and does not provide enough information.",
-    "The provided explanation is incomplete; it does not provide enough information.",
-    "Explanation incomplete, not enough information provided.",
-    "The provided explanation is not complete and lacks enough information.",
-]
+VERDICTS = paraphrased_verdicts()
 KEYWORD_LIST_OPENING = re.compile(r"^[^:;.]{1,60}, [^:;.]{1,40} and [^:;.]{1,40}: ")
 
 
