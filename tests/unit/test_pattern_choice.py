@@ -1,0 +1,103 @@
+"""The quality benchmark's rule for choosing the pattern defaults, against its definition.
+
+``choose_pattern_setting`` picks, among the grid settings the sample projects allow (answer key
+held, the paraphrased verdicts one pattern), those whose worst-set slack above the V-measure and
+ARI targets is within ``SLACK_TOLERANCE`` of the best, and of those the one absorbing the
+fewest strays on its worst set. The reference here walks every setting of the grid one by one.
+
+Cases run: 60.
+"""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks import quality
+from tests.unit.strategies import PROPERTY_SETTINGS
+
+KEYS = [quality.grid_key(s) for s in quality.grid()]
+PROJECTS = ("web-backend", "data-pipeline", "mobile-app")
+figure = st.floats(0.0, 1.0, allow_nan=False).map(lambda x: round(x, 2))
+
+
+@st.composite
+def intent_run(draw) -> dict:
+    return {
+        "rows": {k: {"v_measure": draw(figure), "ari": draw(figure)} for k in KEYS},
+        "kmeans": {
+            "v_measure": draw(st.floats(0.5, 0.9).map(lambda x: round(x, 2))),
+            "ari": draw(st.floats(0.3, 0.6).map(lambda x: round(x, 2))),
+        },
+        "strays": {"absorbed": {k: draw(figure) for k in KEYS}},
+    }
+
+
+@st.composite
+def sample_runs(draw) -> dict:
+    return {
+        name: {
+            k: {
+                "v_measure": draw(st.sampled_from([0.7, 0.8])),
+                "noise_absorbed": draw(st.integers(0, 2)),
+                "verdicts_one_pattern": draw(st.booleans()),
+            }
+            for k in KEYS
+        }
+        for name in PROJECTS
+    }
+
+
+def reference_choice(runs: list[dict], samples: dict) -> set[str]:
+    """Every setting the rule may return (several when they tie on strays and slack)."""
+
+    def permitted(key: str) -> bool:
+        for project in samples.values():
+            run = project[key]
+            if run["v_measure"] < 0.75 or run["noise_absorbed"] > 1:
+                return False
+            if not run["verdicts_one_pattern"]:
+                return False
+        return True
+
+    def worst_slack(key: str) -> float:
+        slacks = []
+        for run in runs:
+            ours, km = run["rows"][key], run["kmeans"]
+            slacks.append(min(ours["v_measure"] / km["v_measure"], ours["ari"] / (0.9 * km["ari"])))
+        return min(slacks)
+
+    candidates = [k for k in KEYS if permitted(k)] or KEYS
+    best = max(worst_slack(k) for k in candidates)
+    near = [k for k in candidates if worst_slack(k) >= (1 - quality.SLACK_TOLERANCE) * best]
+    strays = {k: max(run["strays"]["absorbed"][k] for run in runs) for k in near}
+    fewest = min(strays.values())
+    tied = [k for k in near if strays[k] == fewest]
+    top = max(worst_slack(k) for k in tied)
+    return {k for k in tied if worst_slack(k) == top}
+
+
+@settings(PROPERTY_SETTINGS, max_examples=60)
+@given(runs=st.lists(intent_run(), min_size=1, max_size=2), samples=sample_runs())
+def test_the_choice_follows_its_definition(runs: list[dict], samples: dict) -> None:
+    assert quality.choose_pattern_setting(runs, samples) in reference_choice(runs, samples)
+
+
+def test_a_setting_that_splits_the_verdicts_is_never_chosen_while_another_is_allowed() -> None:
+    best = KEYS[0]
+    run = {
+        "rows": {k: {"v_measure": 0.5, "ari": 0.2} for k in KEYS},
+        "kmeans": {"v_measure": 0.8, "ari": 0.5},
+        "strays": {"absorbed": dict.fromkeys(KEYS, 0.5)},
+    }
+    run["rows"][best] = {"v_measure": 0.9, "ari": 0.6}
+    run["strays"]["absorbed"][best] = 0.0
+    allowed = {"v_measure": 0.8, "noise_absorbed": 0, "verdicts_one_pattern": True}
+    samples = {name: {k: dict(allowed) for k in KEYS} for name in PROJECTS}
+    for project in samples.values():
+        project[best]["verdicts_one_pattern"] = False
+
+    assert quality.choose_pattern_setting([run], samples) != best
+    for project in samples.values():
+        project[best]["verdicts_one_pattern"] = True
+    assert quality.choose_pattern_setting([run], samples) == best
