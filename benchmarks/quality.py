@@ -366,6 +366,7 @@ def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
 
     key = json.loads(ANSWER_KEY.read_text())["projects"]
     verdicts = json.loads(VERDICTS.read_text())["texts"]
+    verdict_vectors = embed(verdicts, store, embedder)
     found = {}
     for name, answer in key.items():
         path = SAMPLES / f"{name}.jsonl"
@@ -377,12 +378,9 @@ def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
         topic = {m: t for t, v in answer["topics"].items() for m in v["memory_ids"]}
         noise = set(answer["noise"])
         truth = [topic.get(m, f"noise-{m}") for m in batch.ids]
-        with_verdicts = texts + verdicts
+        with_verdicts = batch_of(texts + verdicts, np.vstack([batch.vectors, verdict_vectors]))
         grouped = {
-            setting: labels[len(texts) :]
-            for setting, labels in memberships(
-                batch_of(with_verdicts, embed(with_verdicts, store, embedder))
-            ).items()
+            setting: labels[len(texts) :] for setting, labels in memberships(with_verdicts).items()
         }
         found[name] = {}
         for setting, labels in memberships(batch).items():
