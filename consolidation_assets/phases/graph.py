@@ -21,6 +21,9 @@ from consolidation_assets.phases.text import normalize
 from consolidation_assets.phases.types import MemoryBatch
 
 KEY_BYTES = 20
+# Which search built a stored graph. Bump it when the search would find other neighbours for the
+# same texts (2: exact up to 20,000 texts); a graph stored by another version is not carried over.
+SEARCH_VERSION = 2
 _UPDATE_CHUNK = 256
 
 

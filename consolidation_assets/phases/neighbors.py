@@ -1,11 +1,18 @@
 """Nearest neighbours by cosine similarity, the candidate generator of every phase.
 
-Small sets are searched exactly. Larger ones go through an inverted file: the vectors are
-partitioned into about sqrt(n) cells around centroids refined by a few k-means steps, and each
-cell's members are compared only with the members of the ``PROBES`` cells whose centroids are
-nearest to its own. That is about n * PROBES * sqrt(n) comparisons instead of n squared (a
-tenth of it at 10,000 vectors, a thirtieth at 100,000), held one cell at a time. Everything is
-deterministic: centroids start from rows chosen by a hash of their bytes and ties break by index.
+Up to ``EXACT_LIMIT`` rows the search is exact: every pair is compared, a block of rows at a
+time (about 3 s for 16,000 rows on two cores). Below that size exactness is worth its cost. On
+the 7,817 MRPC sentences an inverted file found 78% of the true ten neighbours, and a
+project's density and communities were read off whichever neighbours it found. Its cells also
+start from rows chosen by a hash of the vectors' bytes, and the same text embedded on another
+CPU differs in its last bits: the same project got other neighbours on another machine.
+
+Larger sets go through the inverted file: the vectors are partitioned into about sqrt(n) cells
+around centroids refined by a few k-means steps, and each cell's members are compared only with
+the members of the ``PROBES`` cells whose centroids are nearest to its own. That is about
+n * PROBES * sqrt(n) comparisons instead of n squared (a thirtieth of it at 100,000 vectors),
+held one cell at a time. Everything is deterministic on one machine: centroids start from rows
+chosen by a hash of their bytes and ties break by index.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-EXACT_LIMIT = 2048
+EXACT_LIMIT = 20_000
 PROBES = 12
 KMEANS_STEPS = 4
 KMEANS_SAMPLE = 20_000

@@ -92,7 +92,7 @@ class PatternSettings:
         },
     )
     near_duplicate: float = field(
-        default=0.80,
+        default=0.75,
         metadata={
             "description": "a memory whose nearest neighbour is at least this similar recurs, "
             "however tight its community"

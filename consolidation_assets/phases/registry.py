@@ -57,7 +57,7 @@ PHASES: tuple[Phase, ...] = (
         compute=patterns.compute,
         upstream=(),
         outputs=("patterns", "pattern_members"),
-        version="10",
+        version="11",
         description=(
             "Recurring patterns across the project's memories. Memories are embedded (cache "
             "first) and grouped into communities of their shared-nearest-neighbour graph "
@@ -75,7 +75,7 @@ PHASES: tuple[Phase, ...] = (
         compute=merging.compute,
         upstream=("patterns",),
         outputs=("merged_memories", "merged_memory_sources"),
-        version="10",
+        version="11",
         description=(
             "Near-duplicate memories merged into one, every source kept and linked. Exact "
             "duplicates always merge; near-duplicates merge when their duplicate score (a "

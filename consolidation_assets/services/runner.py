@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from consolidation_assets.phases.graph import TextGraph, text_graph
+from consolidation_assets.phases.graph import SEARCH_VERSION, TextGraph, text_graph
 from consolidation_assets.phases.registry import PHASES, Phase, downstream, phase
 from consolidation_assets.phases.text import TermMatrix, term_matrix
 from consolidation_assets.phases.types import MemoryBatch
@@ -136,7 +136,8 @@ class RunState:
         """The neighbour graph, carried over from the project's last run where it applies."""
         if k not in self._graphs:
             engine, model_id = self.store.engine, self.model_id
-            scope_key = hashlib.sha256(json.dumps(self.scope.to_dict()).encode()).hexdigest()
+            key = {"scope": self.scope.to_dict(), "search": SEARCH_VERSION}
+            scope_key = hashlib.sha256(json.dumps(key).encode()).hexdigest()
             previous = load_graph(engine, self.project_id, model_id, scope_key, k)
             graph = text_graph(self.batch, k, previous)
             if graph.searched:

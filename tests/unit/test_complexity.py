@@ -1,6 +1,10 @@
 """Nothing grows with the square of the memories: doubling a project's memories must not
 quadruple the similarity computations of the neighbour search, nor the memory a phase holds.
 
+Up to ``EXACT_LIMIT`` distinct texts the search compares every pair on purpose (a bounded cost,
+a few seconds); above it, the inverted file takes over. These tests lower the limit so that
+projects of a few thousand memories take the path a project of a million would.
+
 Synthetic vectors stand in for embeddings here on purpose: this is about cost, not quality.
 """
 
@@ -8,14 +12,21 @@ import tracemalloc
 
 import pytest
 
+from consolidation_assets.phases import neighbors
 from consolidation_assets.phases.merging import merge_memories
-from consolidation_assets.phases.neighbors import EXACT_LIMIT, nearest_neighbors
+from consolidation_assets.phases.neighbors import nearest_neighbors
 from consolidation_assets.phases.patterns import extract_patterns
 from tests.helpers import synthetic_batch
 
 pytestmark = pytest.mark.slow
 
 SIZES = (4_000, 8_000)
+INDEXED_ABOVE = 2_048
+
+
+@pytest.fixture(autouse=True)
+def indexed_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(neighbors, "EXACT_LIMIT", INDEXED_ABOVE)
 
 
 def peak_bytes(work) -> int:
@@ -28,7 +39,7 @@ def peak_bytes(work) -> int:
 
 
 def test_neighbour_search_grows_slower_than_the_square() -> None:
-    assert SIZES[0] > EXACT_LIMIT, "the test must exercise the indexed search"
+    assert SIZES[0] > neighbors.EXACT_LIMIT, "the test must exercise the indexed search"
     small, large = (nearest_neighbors(synthetic_batch(n).vectors, 10).comparisons for n in SIZES)
     print(f"comparisons: {small} -> {large} ({large / small:.2f}x)")
     assert large < 3.2 * small
