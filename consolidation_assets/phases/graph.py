@@ -22,7 +22,8 @@ from consolidation_assets.phases.types import MemoryBatch
 
 KEY_BYTES = 20
 # Which search built a stored graph. Bump it when the search would find other neighbours for the
-# same texts (2: exact up to 20,000 texts); a graph stored by another version is not carried over.
+# same texts (2: exact up to 20,000 texts, cells seeded by the texts above); a graph stored by
+# another version is not carried over.
 SEARCH_VERSION = 2
 _UPDATE_CHUNK = 256
 
@@ -87,7 +88,7 @@ def text_graph(batch: MemoryBatch, k: int, previous: StoredGraph | None = None) 
     vectors = batch.vectors[unique_rows]
     extended = _extended(previous, keys, vectors, k) if previous is not None else None
     if extended is None:
-        neighbors, searched = nearest_neighbors(vectors, k), int(unique_rows.size)
+        neighbors, searched = nearest_neighbors(vectors, k, keys), int(unique_rows.size)
     else:
         neighbors, searched = extended
     return TextGraph(unique_rows, unique_of, weights, neighbors, k, keys, searched)

@@ -3,16 +3,17 @@
 Up to ``EXACT_LIMIT`` rows the search is exact: every pair is compared, a block of rows at a
 time (about 3 s for 16,000 rows on two cores). Below that size exactness is worth its cost. On
 the 7,817 MRPC sentences an inverted file found 78% of the true ten neighbours, and a
-project's density and communities were read off whichever neighbours it found. Its cells also
-start from rows chosen by a hash of the vectors' bytes, and the same text embedded on another
-CPU differs in its last bits: the same project got other neighbours on another machine.
+project's density and communities were read off whichever neighbours it found.
 
 Larger sets go through the inverted file: the vectors are partitioned into about sqrt(n) cells
 around centroids refined by a few k-means steps, and each cell's members are compared only with
 the members of the ``PROBES`` cells whose centroids are nearest to its own. That is about
 n * PROBES * sqrt(n) comparisons instead of n squared (a thirtieth of it at 100,000 vectors),
-held one cell at a time. Everything is deterministic on one machine: centroids start from rows
-chosen by a hash of their bytes and ties break by index.
+held one cell at a time. Everything is deterministic: centroids start from the rows whose keys
+(the phases pass a digest of each text) are lowest, and ties break by index. Without keys they
+start from a hash of the rows' bytes, which holds on one machine only: the same text embedded
+on another CPU differs in its last bits, and a project seeded that way got other neighbours
+for 70% of its texts.
 """
 
 from __future__ import annotations
@@ -39,9 +40,14 @@ class Neighbors(NamedTuple):
     comparisons: int
 
 
-def nearest_neighbors(vectors: np.ndarray, k: int) -> Neighbors:
-    """For each unit row, its ``k`` most similar other rows, best first, ties by index."""
-    return _search(vectors, vectors, k, exclude_self=True)
+def nearest_neighbors(vectors: np.ndarray, k: int, keys: np.ndarray | None = None) -> Neighbors:
+    """For each unit row, its ``k`` most similar other rows, best first, ties by index.
+
+    ``keys`` (one sortable value per row, such as a digest of its text) choose the inverted
+    file's seed rows, the lowest first. Given them, the cells no longer depend on the vectors'
+    last bits, and the same project gets the same neighbours on any CPU.
+    """
+    return _search(vectors, vectors, k, exclude_self=True, keys=keys)
 
 
 def cross_nearest(
@@ -53,7 +59,13 @@ def cross_nearest(
 
 
 def _search(
-    queries: np.ndarray, base: np.ndarray, k: int, *, exclude_self: bool, exact: bool = False
+    queries: np.ndarray,
+    base: np.ndarray,
+    k: int,
+    *,
+    exclude_self: bool,
+    exact: bool = False,
+    keys: np.ndarray | None = None,
 ) -> Neighbors:
     m = queries.shape[0]
     indices = np.full((m, k), -1, dtype=np.int64)
@@ -68,7 +80,7 @@ def _search(
             queries, rows, base, np.arange(base.shape[0]), k, exclude_self, indices, sims
         )
         return Neighbors(indices, sims, comparisons)
-    centroids, comparisons = _centroids(base)
+    centroids, comparisons = _centroids(base, keys)
     base_cell, cost = _assign(base, centroids)
     comparisons += cost
     if exclude_self:
@@ -144,16 +156,19 @@ def partition(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centroids, assignment
 
 
-def _centroids(base: np.ndarray) -> tuple[np.ndarray, int]:
+def _centroids(base: np.ndarray, keys: np.ndarray | None = None) -> tuple[np.ndarray, int]:
     """About sqrt(n) unit centroids: seed rows, then a few k-means steps on a sample.
 
-    Seeds and sample are the rows whose bytes hash lowest, not rows at fixed positions, so
-    appending vectors leaves almost all of them (and so the cells, and the neighbours found)
-    as they were: a project that grows by 1% is partitioned as before.
+    Seeds and sample are the rows whose ``keys`` are lowest (without keys, whose bytes hash
+    lowest), not rows at fixed positions, so appending vectors leaves almost all of them (and
+    so the cells, and the neighbours found) as they were: a project that grows by 1% is
+    partitioned as before.
     """
     n = base.shape[0]
     cells = max(2, int(math.sqrt(n)))
-    rank = np.argsort(np.array([zlib.crc32(row.tobytes()) for row in base]), kind="stable")
+    if keys is None:
+        keys = np.array([zlib.crc32(row.tobytes()) for row in base])
+    rank = np.argsort(keys, kind="stable")
     sample = base[np.sort(rank[: min(n, KMEANS_SAMPLE)])]
     centroids = base[np.sort(rank[:cells])].copy()
     comparisons = 0

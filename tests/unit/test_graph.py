@@ -1,7 +1,11 @@
 """The neighbour graph carried between runs: exact for what is new, unchanged for the rest."""
 
-import numpy as np
+from dataclasses import replace
 
+import numpy as np
+import pytest
+
+from consolidation_assets.phases import neighbors
 from consolidation_assets.phases.graph import text_graph
 from consolidation_assets.phases.neighbors import cross_nearest
 from consolidation_assets.phases.types import MemoryBatch
@@ -50,3 +54,19 @@ def test_an_unchanged_project_reuses_its_graph_and_a_shrunk_one_does_not() -> No
     assert np.array_equal(again.neighbors.indices, first.neighbors.indices)
     shrunk = text_graph(head(full, 2_000), 10, first.stored())
     assert shrunk.searched == 2_000
+
+
+def test_a_large_project_gets_the_same_graph_from_slightly_other_vectors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above the exact limit the cells are seeded by the texts' digests, not by the vectors'
+    bytes, which differ in their last bits from one CPU to another."""
+    monkeypatch.setattr(neighbors, "EXACT_LIMIT", 2_048)
+    batch = synthetic_batch(3_000, seed=5)
+    noise = np.random.default_rng(5).normal(scale=1e-7, size=batch.vectors.shape)
+    moved = batch.vectors + noise.astype(np.float32)
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    here = text_graph(batch, 10).neighbors.indices
+    there = text_graph(replace(batch, vectors=moved), 10).neighbors.indices
+    unchanged = (np.sort(here, axis=1) == np.sort(there, axis=1)).all(axis=1)
+    assert unchanged.mean() >= 0.99

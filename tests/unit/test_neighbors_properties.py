@@ -236,6 +236,31 @@ def test_recall_of_the_inverted_file(
     assert (recall >= 0.5).mean() >= MIN_SHARE_HALF_RECALLED
 
 
+# The same texts embedded on two CPUs differ in their vectors' last bits. With keys (the phases
+# pass a digest of each text) the inverted file's cells come from the keys, so such a difference
+# may change a row's neighbours only where it breaks a near tie. Without them, seeded by a hash
+# of the bytes, about 70% of 7,817 MRPC sentences got other neighbours (benchmarks/README.md).
+MIN_SHARE_UNCHANGED = 0.99
+
+
+@settings(PROPERTY_SETTINGS, max_examples=5)
+@given(st.integers(2_900, 3_100), st.sampled_from([32, 64]), st.integers(0, 2**32 - 1))
+def test_keyed_cells_do_not_depend_on_the_vectors_last_bits(n: int, dim: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n // 20, dim))
+    vectors = normalized_rows(
+        centres[rng.integers(0, len(centres), n)] + 0.5 * rng.standard_normal((n, dim))
+    )
+    other_cpu = normalized_rows(vectors + 1e-7 * rng.standard_normal((n, dim)).astype(np.float32))
+    keys = rng.permutation(n)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(neighbors, "EXACT_LIMIT", INDEXED_ABOVE)
+        here = nearest_neighbors(vectors, 10, keys)
+        there = nearest_neighbors(other_cpu, 10, keys)
+    unchanged = (np.sort(here.indices, axis=1) == np.sort(there.indices, axis=1)).all(axis=1)
+    assert unchanged.mean() >= MIN_SHARE_UNCHANGED
+
+
 def test_regression_ties_at_the_kth_neighbour_go_to_the_lower_index() -> None:
     """argpartition left the tie at the k-th place to chance: row 0's two equally near rows
     2 and 3 (identical vectors) gave 3. Smallest case, found by a search over 2-d grid inputs
