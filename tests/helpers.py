@@ -31,6 +31,9 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 SHARED_DATA = Path(os.environ.get("CONSOLIDATION_SHARED_DATA", REPO.parent / "shared" / "data"))
 SAMPLE_DATA = REPO / "consolidation_assets" / "sample_data"
 RESULTS = REPO / "test-results"
+# An exact-search limit low enough that a few thousand rows take the inverted file, which the
+# phases use above ``neighbors.EXACT_LIMIT`` (20,000 texts): tests of that path patch it in.
+INDEXED_ABOVE = 2_048
 
 
 class RememberingEmbedder:

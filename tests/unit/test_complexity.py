@@ -16,12 +16,11 @@ from consolidation_assets.phases import neighbors
 from consolidation_assets.phases.merging import merge_memories
 from consolidation_assets.phases.neighbors import nearest_neighbors
 from consolidation_assets.phases.patterns import extract_patterns
-from tests.helpers import synthetic_batch
+from tests.helpers import INDEXED_ABOVE, synthetic_batch
 
 pytestmark = pytest.mark.slow
 
 SIZES = (4_000, 8_000)
-INDEXED_ABOVE = 2_048
 
 
 @pytest.fixture(autouse=True)

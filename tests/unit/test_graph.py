@@ -9,7 +9,7 @@ from consolidation_assets.phases import neighbors
 from consolidation_assets.phases.graph import text_graph
 from consolidation_assets.phases.neighbors import cross_nearest
 from consolidation_assets.phases.types import MemoryBatch
-from tests.helpers import synthetic_batch
+from tests.helpers import INDEXED_ABOVE, synthetic_batch
 
 
 def head(batch: MemoryBatch, n: int) -> MemoryBatch:
@@ -61,7 +61,7 @@ def test_a_large_project_gets_the_same_graph_from_slightly_other_vectors(
 ) -> None:
     """Above the exact limit the cells are seeded by the texts' digests, not by the vectors'
     bytes, which differ in their last bits from one CPU to another."""
-    monkeypatch.setattr(neighbors, "EXACT_LIMIT", 2_048)
+    monkeypatch.setattr(neighbors, "EXACT_LIMIT", INDEXED_ABOVE)
     batch = synthetic_batch(3_000, seed=5)
     noise = np.random.default_rng(5).normal(scale=1e-7, size=batch.vectors.shape)
     moved = batch.vectors + noise.astype(np.float32)
