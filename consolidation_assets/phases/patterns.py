@@ -3,9 +3,11 @@
 Memories are grouped into communities of their shared-nearest-neighbour graph (Louvain; see
 ``communities``): no number of patterns to guess, and the cut adapts to how tight each region
 of the project is. A community looser than ``similarity_threshold`` (below) is split again on
-its own subgraph, since modularity cannot see a theme much smaller than the whole project. A
-community is a theme, not yet a pattern. Two tests keep one-off memories out, since a memory
-that recurs nowhere must not be presented as a recurring pattern:
+its own subgraph, since modularity cannot see a theme much smaller than the whole project; but
+only when its parts stand apart (``split_overlap``), since Louvain also cuts one loose theme of
+short, varied notes into arbitrary pieces. A community is a theme, not yet a pattern. Two
+tests keep one-off memories out, since a memory that recurs nowhere must not be presented as a
+recurring pattern:
 
 - a memory stays in its community only if it recurs there: it has an exact copy, a near
   duplicate (``near_duplicate``), or a nearest neighbour at most ``stray_margin`` less similar
@@ -91,8 +93,16 @@ class PatternSettings:
             "typical of its community before the memory counts as a one-off and is left out"
         },
     )
+    split_overlap: float = field(
+        default=0.5,
+        metadata={
+            "description": "a loose community is split only when the similarity between its "
+            "parts is at most this share of the way from the project's background similarity "
+            "to the similarity within them; above it the parts are one theme cut arbitrarily"
+        },
+    )
     near_duplicate: float = field(
-        default=0.75,
+        default=0.8,
         metadata={
             "description": "a memory whose nearest neighbour is at least this similar recurs, "
             "however tight its community"
@@ -197,21 +207,53 @@ def mean_similarities(
     return np.where(pairs > 0, (squares - sizes) / np.where(pairs > 0, pairs, 1), 1.0)
 
 
+def part_overlap(
+    vectors: np.ndarray, weights: np.ndarray, parts: np.ndarray, background: float
+) -> float:
+    """How alike the parts of a group are: the average similarity of two memories in different
+    parts as a share of the way from ``background`` to the average similarity of two memories in
+    one part (copies counted by ``weights``, as in ``mean_similarities``).
+
+    Near 0, the parts are as unrelated as any two memories of the project; near 1, as alike
+    across as within. Infinite when the parts are no tighter than the background, since then
+    they show no theme at all.
+    """
+    count = int(parts.max(initial=-1)) + 1
+    sums = np.zeros((count, vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, parts, vectors * weights[:, None])
+    sizes = np.bincount(parts, weights=weights, minlength=count)
+    within_total = float(np.einsum("ij,ij->i", sums, sums).sum() - sizes.sum())
+    within_pairs = float((sizes * (sizes - 1)).sum())
+    total, memories = sums.sum(axis=0), float(sizes.sum())
+    between_pairs = memories * (memories - 1) - within_pairs
+    if within_pairs <= 0 or between_pairs <= 0:
+        return float("inf")
+    within = within_total / within_pairs
+    between = (float(total @ total) - memories - within_total) / between_pairs
+    if within <= background:
+        return float("inf")
+    return (between - background) / (within - background)
+
+
 def cohesive_communities(
     graph: sparse.csr_matrix,
     vectors: np.ndarray,
     weights: np.ndarray,
     threshold: float,
     resolution: float,
+    background: float = 0.0,
+    overlap: float = float("inf"),
 ) -> np.ndarray:
     """Communities of ``graph``, each split again into its own communities while its memories'
-    average similarity is under ``threshold``.
+    average similarity is under ``threshold`` and the parts found overlap at most ``overlap``
+    (``part_overlap`` from ``background``).
 
     Modularity cannot see a theme much smaller than the project (its resolution limit): in a
     codebase where every memory looks alike, a few small themes come out as one community. Within
     that community alone they are large again, so a community that is not cohesive is split on
-    its own subgraph; one that cannot be split is kept whole (the caller's threshold then leaves
-    it out).
+    its own subgraph. Louvain finds parts in any subgraph, though, and a loose theme of short,
+    varied notes comes apart into pieces as alike across as within; such a split is refused. A
+    community that cannot be split is kept whole (the caller's threshold then decides).
     """
     labels = communities(graph, resolution)
     pending = list(range(int(labels.max(initial=-1)) + 1))
@@ -227,6 +269,8 @@ def cohesive_communities(
         parts = communities(graph[rows][:, rows], resolution)
         if parts.max(initial=0) == 0:
             continue
+        if part_overlap(vectors[rows], weights[rows], parts, background) > overlap:
+            continue
         for part in range(1, int(parts.max()) + 1):
             labels[rows[parts == part]] = next_label
             pending.append(next_label)
@@ -241,9 +285,10 @@ def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSett
     distinct = batch.vectors[graph.unique_rows].astype(np.float32)
     if distinct.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
+    background = background_similarity(distinct)
     threshold = settings.similarity_threshold
     if settings.relative:
-        threshold = effective_threshold(threshold, background_similarity(distinct))
+        threshold = effective_threshold(threshold, background)
     weights = graph.weights.astype(np.float64)
     labels = cohesive_communities(
         shared_neighbor_graph(graph.neighbors.indices),
@@ -251,6 +296,8 @@ def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSett
         weights,
         threshold,
         settings.resolution,
+        background,
+        settings.split_overlap,
     )
     nearest = graph.neighbors.similarities[:, 0] if graph.k else np.full(labels.size, -np.inf)
     recurs = recurring(

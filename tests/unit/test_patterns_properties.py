@@ -8,8 +8,10 @@ exact duplicates (normalised text) cluster as one weighted item, so they share a
 both left out. The membership pieces against plain references: the shared-neighbour weights
 against Python sets, the group medians against ``np.median`` per group, the recurrence test
 against its definition, and the communities of a union of cliques against its connected
-components (scipy); and every community ``cohesive_communities`` returns is, by brute force,
-either cohesive enough or one Louvain cannot split.
+components (scipy); the overlap of a split's parts against the mean similarity of every pair of
+memories, copies included, within and across parts; and every community
+``cohesive_communities`` returns is, by brute force, cohesive enough, one Louvain cannot split,
+or one whose parts overlap more than the setting allows.
 
 Cases run: 100 (clustered batches up to 200 memories), 100 (text families up to 40), 100 per
 membership piece.
@@ -18,7 +20,7 @@ membership piece.
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
@@ -32,11 +34,17 @@ from consolidation_assets.phases.patterns import (
     effective_threshold,
     extract_patterns,
     group_medians,
+    part_overlap,
     recurring,
 )
 from consolidation_assets.phases.text import normalize
 from consolidation_assets.phases.types import MemoryBatch
-from tests.unit.strategies import PROPERTY_SETTINGS, clustered_batches, text_batches
+from tests.unit.strategies import (
+    PROPERTY_SETTINGS,
+    clustered_batches,
+    text_batches,
+    unit_vectors,
+)
 
 pattern_settings = st.builds(
     PatternSettings,
@@ -47,6 +55,7 @@ pattern_settings = st.builds(
     relative=st.booleans(),
     resolution=st.sampled_from([0.5, 1.0, 2.0]),
     stray_margin=st.sampled_from([0.0, 0.1, 2.0]),
+    split_overlap=st.sampled_from([0.3, 0.5, float("inf")]),
 )
 
 
@@ -226,15 +235,51 @@ def test_communities_of_disjoint_cliques_are_the_cliques(
 
 
 @settings(PROPERTY_SETTINGS, max_examples=100)
-@given(clustered_batches(), st.sampled_from([0.2, 0.5, 0.8]), st.sampled_from([1.0, 2.0]))
+@given(
+    unit_vectors(2, 12),
+    st.data(),
+    st.floats(-0.5, 0.9, allow_nan=False),
+)
+def test_part_overlap_is_the_share_from_background_to_within(
+    vectors: np.ndarray, data: st.DataObject, background: float
+) -> None:
+    n = vectors.shape[0]
+    parts = np.array(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    weights = np.array(data.draw(st.lists(st.integers(1, 3), min_size=n, max_size=n)), float)
+    memories = np.repeat(np.arange(n), weights.astype(int))
+    within, across = [], []
+    for a in range(memories.size):
+        for b in range(a + 1, memories.size):
+            i, j = memories[a], memories[b]
+            similarity = float(vectors[i].astype(np.float64) @ vectors[j])
+            (within if parts[i] == parts[j] else across).append(similarity)
+    assume(not within or abs(np.mean(within) - background) > 1e-6)
+    found = part_overlap(vectors, weights, parts, background)
+    if not within or not across or np.mean(within) <= background:
+        assert found == float("inf")
+        return
+    expected = (np.mean(across) - background) / (np.mean(within) - background)
+    assert np.isclose(found, expected, rtol=1e-6, atol=1e-6)
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(
+    clustered_batches(),
+    st.sampled_from([0.2, 0.5, 0.8]),
+    st.sampled_from([1.0, 2.0]),
+    st.sampled_from([0.0, 0.2]),
+    st.sampled_from([0.3, 0.7, float("inf")]),
+)
 def test_a_community_is_cohesive_or_cannot_be_split(
-    batch: MemoryBatch, threshold: float, resolution: float
+    batch: MemoryBatch, threshold: float, resolution: float, background: float, overlap: float
 ) -> None:
     text = text_graph(batch, 5)
     vectors = batch.vectors[text.unique_rows].astype(np.float64)
     graph = shared_neighbor_graph(text.neighbors.indices)
     weights = text.weights.astype(np.float64)
-    labels = cohesive_communities(graph, vectors, weights, threshold, resolution)
+    labels = cohesive_communities(
+        graph, vectors, weights, threshold, resolution, background, overlap
+    )
     assert labels.shape == (vectors.shape[0],) and labels.min(initial=0) >= 0
     for label in np.unique(labels):
         rows = np.flatnonzero(labels == label)
@@ -248,6 +293,9 @@ def test_a_community_is_cohesive_or_cannot_be_split(
         ]
         if float(np.mean(pairs)) >= threshold - 1e-9:
             continue
-        assert communities(graph[rows][:, rows], resolution).max() == 0, (
-            f"community {label} is loose ({np.mean(pairs):.3f}) yet splits"
+        parts = communities(graph[rows][:, rows], resolution)
+        if parts.max() == 0:
+            continue
+        assert part_overlap(vectors[rows], weights[rows], parts, background) > overlap, (
+            f"community {label} is loose ({np.mean(pairs):.3f}) and splits into apart parts"
         )

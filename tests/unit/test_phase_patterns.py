@@ -1,4 +1,8 @@
-"""Pattern extraction on real text: Banking77 intents and unrelated memories."""
+"""Pattern extraction on real text: Banking77 and HWU64 intents and unrelated memories."""
+
+import json
+from collections import Counter
+from dataclasses import replace
 
 from sklearn.metrics import v_measure_score
 
@@ -7,7 +11,7 @@ from consolidation_assets.phases.patterns import (
     extract_patterns,
     infer_pattern_type,
 )
-from tests.helpers import banking77_sample, isabella_stream, make_batch
+from tests.helpers import banking77_sample, isabella_stream, make_batch, shared_path
 
 
 def labels_of(result, ids):
@@ -73,6 +77,55 @@ def test_exact_repetitions_in_an_agent_stream_form_a_pattern(embedder) -> None:
     assert repeated, "the stream repeats thoughts"
     for ids in repeated:
         assert len({owner.get(i) for i in ids}) == 1 and owner.get(ids[0]) is not None
+
+
+LOOSE_INTENTS = (
+    "transport_query",
+    "play_audiobook",
+    "cooking_recipe",
+    "news_query",
+    "play_game",
+    "social_post",
+    "calendar_query",
+    "takeaway_query",
+)
+
+
+def intent_pieces(result, ids: list[str], intents: list[str]) -> Counter:
+    """Per intent, how many patterns hold at least three of its memories."""
+    owner = {m: k for k, p in enumerate(result.patterns) for m in p.member_ids}
+    held = Counter((t, owner[m]) for m, t in zip(ids, intents, strict=True) if m in owner)
+    return Counter(t for (t, _), n in held.items() if n >= 3)
+
+
+def test_a_loose_theme_of_short_utterances_is_not_cut_into_pieces(embedder) -> None:
+    """HWU64 intents whose utterances are on average less alike than the pattern threshold
+    (shared data, CC BY 4.0): Louvain cuts such a community into parts as alike across as
+    within, and the split must be refused rather than give one theme many patterns. The same
+    project with every loose community split shows what the test guards against."""
+    lines = shared_path("hwu64", "hwu64.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    picked = [r for t in LOOSE_INTENTS for r in [r for r in rows if r["intent"] == t][:50]]
+    texts, intents = [r["text"] for r in picked], [r["intent"] for r in picked]
+    batch = make_batch(embedder, texts)
+
+    result = extract_patterns("home", batch)
+    pieces = intent_pieces(result, batch.ids, intents)
+    print(f"hwu64 loose intents: {len(result.patterns)} patterns, pieces {dict(pieces)}")
+    assert max(pieces.values()) <= 3
+    assert len(result.patterns) <= 2 * len(LOOSE_INTENTS)
+    owner = {m: p.id for p in result.patterns for m in p.member_ids}
+    for pattern in result.patterns:
+        members = Counter(
+            t for m, t in zip(batch.ids, intents, strict=True) if owner.get(m) == pattern.id
+        )
+        assert members.most_common(1)[0][1] >= 0.8 * pattern.support, "a pattern is one intent"
+
+    always_split = extract_patterns(
+        "home", batch, replace(PatternSettings(), split_overlap=float("inf"))
+    )
+    assert len(always_split.patterns) > 2 * len(LOOSE_INTENTS)
+    assert max(intent_pieces(always_split, batch.ids, intents).values()) > 3
 
 
 def test_pattern_type_follows_members() -> None:
