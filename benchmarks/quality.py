@@ -12,13 +12,13 @@ together, and their in-sample figures are printed apart, marked as such.
   memories end up in one merged memory, beside the best single cosine threshold and the best
   single word-coverage threshold at the same precision, and ACE's cosine >= 0.90. Banking77 and
   HWU64 same-intent pairs are coarse proxies, judged with the model fitted on all four.
-- patterns: the stray margin, the near-duplicate similarity and the similarity threshold are
-  chosen on the other intent set (Banking77 or HWU64), with the bundled sample projects as a
-  constraint on every choice (their answer key, and five paraphrased verdicts added to each
-  that must come out as one pattern), and
-  judged on the one left out: V-measure, ARI, patterns per intent, beside k-means given the
-  true k; and how many simulated strays (one or two utterances of intents dropped from the
-  set) patterns absorb.
+- patterns: the stray margin, the near-duplicate similarity, the similarity threshold and the
+  split overlap are chosen on the other intent set (Banking77 or HWU64), with the bundled
+  sample projects as a constraint on every choice (their answer key, at least half of their
+  topics found as patterns, and five paraphrased verdicts added to each that must come out as
+  one pattern), and judged on the one left out:
+  V-measure, ARI, patterns per intent, beside k-means given the true k; and how many simulated
+  strays (one or two utterances of intents dropped from the set) patterns absorb.
 - duplicates in the Generative Agents streams: the share of exact and near-exact groups merged.
 
 The whole report is written to benchmarks/results/quality.json.
@@ -64,6 +64,7 @@ PATTERN_RESOLUTIONS = (1.0,)
 PATTERN_MARGINS = (0.05, 0.10, 0.15, 0.20)
 PATTERN_THRESHOLDS = (0.2, 0.3)
 PATTERN_NEAR_DUPLICATES = (0.75, 0.80, 0.85)
+PATTERN_OVERLAPS = (0.3, 0.5, 0.7, 1.0)
 STRAY_SHARE = 0.3
 STRAY_SEEDS = (0, 1, 2)
 SLACK_TOLERANCE = 0.10
@@ -298,11 +299,13 @@ def grid() -> list[PatternSettings]:
             stray_margin=m,
             near_duplicate=d,
             similarity_threshold=t,
+            split_overlap=o,
         )
         for r in PATTERN_RESOLUTIONS
         for m in PATTERN_MARGINS
         for d in PATTERN_NEAR_DUPLICATES
         for t in PATTERN_THRESHOLDS
+        for o in PATTERN_OVERLAPS
     ]
 
 
@@ -310,7 +313,7 @@ def grid_key(settings: PatternSettings) -> str:
     return (
         f"resolution {settings.resolution:.1f}, margin {settings.stray_margin:.2f}, "
         f"near duplicate {settings.near_duplicate:.2f}, threshold "
-        f"{settings.similarity_threshold:.2f}"
+        f"{settings.similarity_threshold:.2f}, overlap {settings.split_overlap:.1f}"
     )
 
 
@@ -390,6 +393,8 @@ def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
             ]
             found[name][setting] = {
                 "v_measure": float(v_measure_score(truth, predicted)),
+                "topics_found": topics_found(answer["topics"], batch.ids, labels),
+                "topics": len(answer["topics"]),
                 "noise_absorbed": sum(
                     1
                     for m, label in zip(batch.ids, labels, strict=True)
@@ -402,12 +407,26 @@ def sample_runs(store: MemoryStore, embedder: Embedder) -> dict:
     return found
 
 
+def topics_found(topics: dict, ids: Sequence[str], labels: np.ndarray) -> int:
+    """How many of the answer key's topics come out as a pattern: one pattern holds at least
+    half of the topic's memories."""
+    label_of = dict(zip(ids, labels.tolist(), strict=True))
+    found = 0
+    for topic in topics.values():
+        members = topic["memory_ids"]
+        held = Counter(label_of[m] for m in members if label_of[m] >= 0)
+        found += bool(held) and 2 * held.most_common(1)[0][1] >= len(members)
+    return found
+
+
 def allowed(samples: dict, setting: str) -> bool:
-    """The sample projects' answer key holds (V-measure >= 0.75, at most one noise absorbed)
-    and the paraphrased verdicts form one pattern in each."""
+    """The sample projects' answer key holds (V-measure >= 0.75, at most one noise absorbed,
+    at least half of the topics found as patterns) and the paraphrased verdicts form one
+    pattern in each."""
     return all(
         runs[setting]["v_measure"] >= 0.75
         and runs[setting]["noise_absorbed"] <= 1
+        and 2 * runs[setting]["topics_found"] >= runs[setting]["topics"]
         and runs[setting]["verdicts_one_pattern"]
         for runs in samples.values()
     )
@@ -593,6 +612,7 @@ def print_patterns(patterns_report: dict) -> None:
         for key, r in runs.items():
             print(
                 f"  sample {name} {key}: V {r['v_measure']:.3f} noise {r['noise_absorbed']}"
+                f" topics {r['topics_found']}/{r['topics']}"
                 f" verdicts {'one pattern' if r['verdicts_one_pattern'] else 'split'}"
             )
 

@@ -1,16 +1,19 @@
 """The quality benchmark's rule for choosing the pattern defaults, against its definition.
 
 ``choose_pattern_setting`` picks, among the grid settings the sample projects allow (answer key
-held, the paraphrased verdicts one pattern), those whose worst-set slack above the V-measure and
-ARI targets is within ``SLACK_TOLERANCE`` of the best, and of those the one absorbing the
-fewest strays on its worst set. The reference here walks every setting of the grid one by one.
+held, half their topics found, the paraphrased verdicts one pattern), those whose worst-set
+slack above the V-measure and ARI targets is within ``SLACK_TOLERANCE`` of the best, and of
+those the one absorbing the fewest strays on its worst set. The reference here walks every
+setting of the grid one by one. ``topics_found`` is checked against a count per topic and per
+pattern.
 
-Cases run: 60.
+Cases run: 60, and 100 for the topics found.
 """
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+import numpy as np
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import quality
@@ -40,6 +43,8 @@ def sample_runs(draw) -> dict:
             k: {
                 "v_measure": draw(st.sampled_from([0.7, 0.8])),
                 "noise_absorbed": draw(st.integers(0, 2)),
+                "topics_found": draw(st.integers(10, 14)),
+                "topics": 24,
                 "verdicts_one_pattern": draw(st.booleans()),
             }
             for k in KEYS
@@ -55,6 +60,8 @@ def reference_choice(runs: list[dict], samples: dict) -> set[str]:
         for project in samples.values():
             run = project[key]
             if run["v_measure"] < 0.75 or run["noise_absorbed"] > 1:
+                return False
+            if run["topics_found"] < run["topics"] / 2:
                 return False
             if not run["verdicts_one_pattern"]:
                 return False
@@ -77,13 +84,21 @@ def reference_choice(runs: list[dict], samples: dict) -> set[str]:
     return {k for k in tied if worst_slack(k) == top}
 
 
-@settings(PROPERTY_SETTINGS, max_examples=60)
+# Every case draws figures for every setting of the grid (96): large by nature.
+@settings(
+    PROPERTY_SETTINGS,
+    max_examples=60,
+    suppress_health_check=[
+        *PROPERTY_SETTINGS.suppress_health_check,
+        HealthCheck.large_base_example,
+    ],
+)
 @given(runs=st.lists(intent_run(), min_size=1, max_size=2), samples=sample_runs())
 def test_the_choice_follows_its_definition(runs: list[dict], samples: dict) -> None:
     assert quality.choose_pattern_setting(runs, samples) in reference_choice(runs, samples)
 
 
-def test_a_setting_that_splits_the_verdicts_is_never_chosen_while_another_is_allowed() -> None:
+def test_a_setting_that_splits_the_verdicts_or_loses_topics_is_never_chosen() -> None:
     best = KEYS[0]
     run = {
         "rows": {k: {"v_measure": 0.5, "ari": 0.2} for k in KEYS},
@@ -92,7 +107,13 @@ def test_a_setting_that_splits_the_verdicts_is_never_chosen_while_another_is_all
     }
     run["rows"][best] = {"v_measure": 0.9, "ari": 0.6}
     run["strays"]["absorbed"][best] = 0.0
-    allowed = {"v_measure": 0.8, "noise_absorbed": 0, "verdicts_one_pattern": True}
+    allowed = {
+        "v_measure": 0.8,
+        "noise_absorbed": 0,
+        "topics_found": 12,
+        "topics": 24,
+        "verdicts_one_pattern": True,
+    }
     samples = {name: {k: dict(allowed) for k in KEYS} for name in PROJECTS}
     for project in samples.values():
         project[best]["verdicts_one_pattern"] = False
@@ -101,3 +122,24 @@ def test_a_setting_that_splits_the_verdicts_is_never_chosen_while_another_is_all
     for project in samples.values():
         project[best]["verdicts_one_pattern"] = True
     assert quality.choose_pattern_setting([run], samples) == best
+    samples["mobile-app"][best]["topics_found"] = 11
+    assert quality.choose_pattern_setting([run], samples) != best
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(st.lists(st.integers(-1, 3), min_size=1, max_size=30), st.data())
+def test_a_topic_is_found_when_one_pattern_holds_half_of_it(
+    labels: list[int], data: st.DataObject
+) -> None:
+    ids = [f"m{i}" for i in range(len(labels))]
+    topic_of = data.draw(st.lists(st.integers(0, 4), min_size=len(ids), max_size=len(ids)))
+    topics = {
+        f"t{t}": {"memory_ids": [m for m, k in zip(ids, topic_of, strict=True) if k == t]}
+        for t in set(topic_of)
+    }
+    expected = 0
+    for topic in topics.values():
+        members = topic["memory_ids"]
+        best = max((sum(labels[ids.index(m)] == p for m in members) for p in range(4)), default=0)
+        expected += best > 0 and best >= len(members) / 2
+    assert quality.topics_found(topics, ids, np.array(labels)) == expected
