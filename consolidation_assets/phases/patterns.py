@@ -212,24 +212,24 @@ def part_overlap(
 ) -> float:
     """How alike the parts of a group are: the average similarity of two memories in different
     parts as a share of the way from ``background`` to the average similarity of two memories in
-    one part (copies counted by ``weights``, as in ``mean_similarities``).
+    one part (copies counted by ``weights``, through ``mean_similarities``).
 
     Near 0, the parts are as unrelated as any two memories of the project; near 1, as alike
     across as within. Infinite when the parts are no tighter than the background, since then
     they show no theme at all.
     """
     count = int(parts.max(initial=-1)) + 1
-    sums = np.zeros((count, vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, parts, vectors * weights[:, None])
     sizes = np.bincount(parts, weights=weights, minlength=count)
-    within_total = float(np.einsum("ij,ij->i", sums, sums).sum() - sizes.sum())
-    within_pairs = float((sizes * (sizes - 1)).sum())
-    total, memories = sums.sum(axis=0), float(sizes.sum())
+    pairs = sizes * (sizes - 1)
+    memories = float(sizes.sum())
+    within_pairs = float(pairs.sum())
     between_pairs = memories * (memories - 1) - within_pairs
     if within_pairs <= 0 or between_pairs <= 0:
         return float("inf")
+    within_total = float(mean_similarities(vectors, weights, parts, count) @ pairs)
+    whole = float(mean_similarities(vectors, weights, np.zeros_like(parts), 1)[0])
     within = within_total / within_pairs
-    between = (float(total @ total) - memories - within_total) / between_pairs
+    between = (whole * memories * (memories - 1) - within_total) / between_pairs
     if within <= background:
         return float("inf")
     return (between - background) / (within - background)
