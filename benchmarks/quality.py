@@ -67,6 +67,11 @@ PATTERN_NEAR_DUPLICATES = (0.75, 0.80, 0.85)
 PATTERN_OVERLAPS = (0.3, 0.5, 0.7, 1.0)
 STRAY_SHARE = 0.3
 STRAY_SEEDS = (0, 1, 2)
+# The stray test swept at the shipped threshold and overlap, from strict to off (a margin of 1.0
+# keeps every memory), to show what leaving strays out costs; not a choice of settings.
+TRADE_OFF_MARGINS = (0.0, 0.05, 0.10, 0.20, 1.0)
+TRADE_OFF_NEAR_DUPLICATES = (0.80, 0.85, 0.90, 1.0)
+STRAY_TARGET = 0.10
 SLACK_TOLERANCE = 0.10
 ACE_THRESHOLD = 0.90
 
@@ -317,14 +322,26 @@ def grid_key(settings: PatternSettings) -> str:
     )
 
 
-def memberships(batch: MemoryBatch) -> dict[str, np.ndarray]:
-    """The phase's pattern label per memory (-1: in none) under every setting of the grid.
+def trade_off_settings() -> list[PatternSettings]:
+    """The stray test's sweep at the shipped threshold and overlap."""
+    return [
+        replace(PatternSettings(), stray_margin=m, near_duplicate=d)
+        for m in TRADE_OFF_MARGINS
+        for d in TRADE_OFF_NEAR_DUPLICATES
+    ]
+
+
+def memberships(
+    batch: MemoryBatch, settings: Sequence[PatternSettings] | None = None
+) -> dict[str, np.ndarray]:
+    """The phase's pattern label per memory (-1: in none) under every setting of ``settings``
+    (the grid unless given).
 
     ``cluster_memories`` is what decides membership in ``extract_patterns``; calling it alone
     skips the labels and keywords, which change nothing here.
     """
     graph = text_graph(batch, PatternSettings().neighbors)
-    return {grid_key(s): cluster_memories(batch, graph, s) for s in grid()}
+    return {grid_key(s): cluster_memories(batch, graph, s) for s in settings or grid()}
 
 
 def intent_runs(data: IntentSet) -> dict:
@@ -340,21 +357,28 @@ def intent_runs(data: IntentSet) -> dict:
     k = len(set(data.intents))
     kmeans = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(data.vectors)
     reference = {**cluster_row(data.intents, kmeans), "seconds": time.perf_counter() - started}
+    sweep = trade_off_settings()
+    swept = memberships(batch_of(data.texts, data.vectors), sweep)
     return {
         "rows": rows,
         "kmeans": reference,
         "strays": stray_runs(data),
+        "trade_off": {
+            "rows": {key: cluster_row(data.intents, found) for key, found in swept.items()},
+            "strays": stray_runs(data, sweep),
+        },
         "memories": len(data.texts),
     }
 
 
-def stray_runs(data: IntentSet) -> dict:
-    absorbed: dict[str, list[bool]] = {grid_key(s): [] for s in grid()}
+def stray_runs(data: IntentSet, settings: Sequence[PatternSettings] | None = None) -> dict:
+    settings = settings or grid()
+    absorbed: dict[str, list[bool]] = {grid_key(s): [] for s in settings}
     count = 0
     for seed in STRAY_SEEDS:
         kept, strays = stray_project(data.intents, seed)
         rows = kept + strays
-        labels = memberships(batch_of([data.texts[i] for i in rows], data.vectors[rows]))
+        labels = memberships(batch_of([data.texts[i] for i in rows], data.vectors[rows]), settings)
         count += len(strays)
         for key, found in labels.items():
             absorbed[key] += (found[len(kept) :] >= 0).tolist()
@@ -453,6 +477,27 @@ def choose_pattern_setting(runs: Sequence[dict], samples: dict) -> str:
     return min(near, key=lambda k: (max(r["strays"]["absorbed"][k] for r in runs), -worst[k]))
 
 
+def trade_off(run: dict) -> dict:
+    """Whether the stray target and the V-measure and ARI targets can hold together on one set:
+    the best slack (then fewest strays) among the swept settings that absorb at most
+    ``STRAY_TARGET`` of the strays, and the fewest strays (then best slack) among those that
+    meet the V-measure and ARI targets (``None`` where no setting qualifies). Both read the set
+    they are measured on, so they are bounds on what the stray test can do, not held-out
+    figures."""
+    rows, absorbed = run["trade_off"]["rows"], run["trade_off"]["strays"]["absorbed"]
+    sweep = {"rows": rows, "kmeans": run["kmeans"]}
+    within = [k for k in rows if absorbed[k] <= STRAY_TARGET]
+    meeting = [k for k in rows if slack(sweep, k) >= 1.0]
+    return {
+        "within_stray_target": max(
+            within, key=lambda k: (slack(sweep, k), -absorbed[k]), default=None
+        ),
+        "meeting_targets": min(
+            meeting, key=lambda k: (absorbed[k], -slack(sweep, k)), default=None
+        ),
+    }
+
+
 def shipped_key() -> str:
     return grid_key(PatternSettings())
 
@@ -492,6 +537,17 @@ def patterns_section(store: MemoryStore, embedder: Embedder) -> dict | None:
         "all_sets_setting": choose_pattern_setting(list(runs.values()), samples),
         "shipped_setting": shipped_key(),
         "grid": {name: _grid(run) for name, run in runs.items()},
+        "trade_off": {
+            name: {
+                **trade_off(run),
+                "rows": {
+                    key: {**row, "strays_absorbed": run["trade_off"]["strays"]["absorbed"][key]}
+                    for key, row in run["trade_off"]["rows"].items()
+                },
+                "kmeans": run["kmeans"],
+            }
+            for name, run in runs.items()
+        },
         "samples": samples,
     }
 
@@ -597,6 +653,7 @@ def print_patterns(patterns_report: dict) -> None:
             f"{ours['intent_spread']:7.2f} {ours['left_out']:6.3f} "
             f"{f['strays_absorbed']:6.3f}/{f['strays']}  {f['setting']}"
         )
+    print_trade_off(patterns_report["trade_off"])
     print(
         f"chosen on all sets: {patterns_report['all_sets_setting']} "
         f"(shipped: {patterns_report['shipped_setting']}); the whole grid:"
@@ -615,6 +672,33 @@ def print_patterns(patterns_report: dict) -> None:
                 f" topics {r['topics_found']}/{r['topics']}"
                 f" verdicts {'one pattern' if r['verdicts_one_pattern'] else 'split'}"
             )
+
+
+def print_trade_off(trade_offs: dict) -> None:
+    print(
+        f"\nStrays against V and ARI: the stray test swept at the shipped threshold and overlap,"
+        f"\nread on each set itself (bounds on the stray test, not held-out figures; target: at"
+        f"\nmost {STRAY_TARGET:.0%} of strays absorbed, V >= k-means, ARI >= 0.9 x k-means):"
+    )
+    for name, t in trade_offs.items():
+        km = t["kmeans"]
+        print(f"  {name} (k-means V {km['v_measure']:.3f} ARI {km['ari']:.3f}):")
+        for key, row in t["rows"].items():
+            print(
+                f"    {key}: V {row['v_measure']:.3f} ARI {row['ari']:.3f} "
+                f"left {row['left_out']:.3f} strays in {row['strays_absorbed']:.3f}"
+            )
+        within, meeting = t["within_stray_target"], t["meeting_targets"]
+        print(
+            f"    strays within the target, best: {within}"
+            if within
+            else "    no setting keeps strays within the target"
+        )
+        print(
+            f"    V and ARI targets met, fewest strays: {meeting}"
+            if meeting
+            else "    no setting meets the V and ARI targets"
+        )
 
 
 def print_duplicates(duplicates: dict) -> None:

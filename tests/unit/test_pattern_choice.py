@@ -7,7 +7,9 @@ those the one absorbing the fewest strays on its worst set. The reference here w
 setting of the grid one by one. ``topics_found`` is checked against a count per topic and per
 pattern.
 
-Cases run: 60, and 100 for the topics found.
+``trade_off`` is checked against a walk over the swept settings of the stray test.
+
+Cases run: 60, and 100 each for the topics found and the trade-off.
 """
 
 from __future__ import annotations
@@ -143,3 +145,51 @@ def test_a_topic_is_found_when_one_pattern_holds_half_of_it(
         best = max((sum(labels[ids.index(m)] == p for m in members) for p in range(4)), default=0)
         expected += best > 0 and best >= len(members) / 2
     assert quality.topics_found(topics, ids, np.array(labels)) == expected
+
+
+SWEPT = [quality.grid_key(s) for s in quality.trade_off_settings()]
+
+
+@st.composite
+def swept_run(draw) -> dict:
+    return {
+        "kmeans": {
+            "v_measure": draw(st.floats(0.5, 0.9).map(lambda x: round(x, 2))),
+            "ari": draw(st.floats(0.3, 0.6).map(lambda x: round(x, 2))),
+        },
+        "trade_off": {
+            "rows": {k: {"v_measure": draw(figure), "ari": draw(figure)} for k in SWEPT},
+            "strays": {"absorbed": {k: draw(figure.map(lambda x: x / 4)) for k in SWEPT}},
+        },
+    }
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(run=swept_run())
+def test_the_trade_off_reads_the_best_setting_on_each_side_of_the_targets(run: dict) -> None:
+    km = run["kmeans"]
+    rows, absorbed = run["trade_off"]["rows"], run["trade_off"]["strays"]["absorbed"]
+
+    def margin(key: str) -> float:
+        row = rows[key]
+        return min(row["v_measure"] / km["v_measure"], row["ari"] / (0.9 * km["ari"]))
+
+    within = [k for k in SWEPT if absorbed[k] <= quality.STRAY_TARGET]
+    meeting = [k for k in SWEPT if margin(k) >= 1.0]
+
+    found = quality.trade_off(run)
+
+    if within:
+        best = max(margin(k) for k in within)
+        tied = [k for k in within if margin(k) == best]
+        assert found["within_stray_target"] in tied
+        assert absorbed[found["within_stray_target"]] == min(absorbed[k] for k in tied)
+    else:
+        assert found["within_stray_target"] is None
+    if meeting:
+        fewest = min(absorbed[k] for k in meeting)
+        tied = [k for k in meeting if absorbed[k] == fewest]
+        assert found["meeting_targets"] in tied
+        assert margin(found["meeting_targets"]) == max(margin(k) for k in tied)
+    else:
+        assert found["meeting_targets"] is None
