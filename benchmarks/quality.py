@@ -19,6 +19,8 @@ together, and their in-sample figures are printed apart, marked as such.
   one pattern), and judged on the one left out:
   V-measure, ARI, patterns per intent, beside k-means given the true k; and how many simulated
   strays (one or two utterances of intents dropped from the set) patterns absorb.
+  The stray test is also swept alone on each set, read on the set itself: whether the stray
+  target and the V-measure and ARI targets can hold together at any of its settings.
 - duplicates in the Generative Agents streams: the share of exact and near-exact groups merged.
 
 The whole report is written to benchmarks/results/quality.json.
