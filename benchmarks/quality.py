@@ -540,14 +540,7 @@ def patterns_section(store: MemoryStore, embedder: Embedder) -> dict | None:
         "shipped_setting": shipped_key(),
         "grid": {name: _grid(run) for name, run in runs.items()},
         "trade_off": {
-            name: {
-                **trade_off(run),
-                "rows": {
-                    key: {**row, "strays_absorbed": run["trade_off"]["strays"]["absorbed"][key]}
-                    for key, row in run["trade_off"]["rows"].items()
-                },
-                "kmeans": run["kmeans"],
-            }
+            name: {**trade_off(run), "rows": _grid(run["trade_off"]), "kmeans": run["kmeans"]}
             for name, run in runs.items()
         },
         "samples": samples,
@@ -555,6 +548,7 @@ def patterns_section(store: MemoryStore, embedder: Embedder) -> dict | None:
 
 
 def _grid(run: dict) -> dict:
+    """Each setting's row of ``run`` with the share of strays it absorbed beside it."""
     return {
         key: {**row, "strays_absorbed": run["strays"]["absorbed"][key]}
         for key, row in run["rows"].items()
