@@ -347,34 +347,31 @@ def memberships(
 
 
 def intent_runs(data: IntentSet) -> dict:
-    """Our patterns under every setting of the grid, k-means given the true k, and strays."""
+    """Our patterns under every setting of the grid and of the stray test's sweep (one graph
+    per project for both), k-means given the true k, and strays."""
+    grid_keys = [grid_key(s) for s in grid()]
+    sweep_keys = [grid_key(s) for s in trade_off_settings()]
+    settings = list({grid_key(s): s for s in grid() + trade_off_settings()}.values())
     started = time.perf_counter()
-    labels = memberships(batch_of(data.texts, data.vectors))
+    labels = memberships(batch_of(data.texts, data.vectors), settings)
     seconds = (time.perf_counter() - started) / len(labels)
-    rows = {
-        key: {**cluster_row(data.intents, found), "seconds": seconds}
-        for key, found in labels.items()
-    }
+    rows = {key: cluster_row(data.intents, found) for key, found in labels.items()}
     started = time.perf_counter()
     k = len(set(data.intents))
     kmeans = KMeans(n_clusters=k, n_init=10, random_state=0).fit_predict(data.vectors)
     reference = {**cluster_row(data.intents, kmeans), "seconds": time.perf_counter() - started}
-    sweep = trade_off_settings()
-    swept = memberships(batch_of(data.texts, data.vectors), sweep)
+    strays = stray_runs(data, settings)
     return {
-        "rows": rows,
+        "rows": {key: {**rows[key], "seconds": seconds} for key in grid_keys},
         "kmeans": reference,
-        "strays": stray_runs(data),
-        "trade_off": {
-            "rows": {key: cluster_row(data.intents, found) for key, found in swept.items()},
-            "strays": stray_runs(data, sweep),
-        },
+        "strays": strays,
+        "trade_off": {"rows": {key: rows[key] for key in sweep_keys}, "strays": strays},
         "memories": len(data.texts),
     }
 
 
-def stray_runs(data: IntentSet, settings: Sequence[PatternSettings] | None = None) -> dict:
-    settings = settings or grid()
+def stray_runs(data: IntentSet, settings: Sequence[PatternSettings]) -> dict:
+    """The share of simulated strays each setting's patterns absorb, over ``STRAY_SEEDS``."""
     absorbed: dict[str, list[bool]] = {grid_key(s): [] for s in settings}
     count = 0
     for seed in STRAY_SEEDS:
