@@ -7,9 +7,10 @@ those the one absorbing the fewest strays on its worst set. The reference here w
 setting of the grid one by one. ``topics_found`` is checked against a count per topic and per
 pattern.
 
-``trade_off`` is checked against a walk over the swept settings of the stray test.
+``trade_off`` is checked against a walk over the swept settings of the stray test, and
+``cohesive_intents`` against every pair of an intent's memories compared one by one.
 
-Cases run: 60, and 100 each for the topics found and the trade-off.
+Cases run: 60, 100 each for the topics found and the trade-off, and 100 for the cohesive intents.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import quality
-from tests.unit.strategies import PROPERTY_SETTINGS
+from consolidation_assets.phases.graph import collapse_exact
+from consolidation_assets.phases.patterns import (
+    PatternSettings,
+    background_similarity,
+    effective_threshold,
+)
+from tests.unit.strategies import PROPERTY_SETTINGS, unit_vectors
 
 KEYS = [quality.grid_key(s) for s in quality.grid()]
 PROJECTS = ("web-backend", "data-pipeline", "mobile-app")
@@ -197,3 +204,31 @@ def test_the_trade_off_reads_the_best_setting_on_each_side_of_the_targets(run: d
         assert margin(found["meeting_targets"]) == max(margin(k) for k in tied)
     else:
         assert found["meeting_targets"] is None
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(data=st.data(), vectors=unit_vectors(min_n=1, max_n=60))
+def test_an_intent_is_cohesive_when_its_pairs_average_the_threshold(
+    data: st.DataObject, vectors: np.ndarray
+) -> None:
+    n = vectors.shape[0]
+    intents = data.draw(st.lists(st.sampled_from("abcd"), min_size=n, max_size=n))
+    texts = [f"memory {i}" for i in range(n)]
+    shipped = PatternSettings()
+    _, unique_rows = collapse_exact(texts)
+    threshold = effective_threshold(
+        shipped.similarity_threshold, background_similarity(vectors[unique_rows])
+    )
+    found = quality.cohesive_intents(texts, vectors, intents)
+    for memory, intent in enumerate(intents):
+        rows = [i for i, t in enumerate(intents) if t == intent]
+        pairs = [
+            float(vectors[i].astype(np.float64) @ vectors[j].astype(np.float64))
+            for i in rows
+            for j in rows
+            if i != j
+        ]
+        average = sum(pairs) / len(pairs) if pairs else 1.0
+        # Float32 rows put a tie with the threshold within rounding of either side.
+        if abs(average - threshold) > 1e-6:
+            assert found[memory] == (average >= threshold)
