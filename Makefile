@@ -66,10 +66,10 @@ bench-writing: install
 
 lint: install
 	$(BIN)/ruff check consolidation_assets tests benchmarks scripts
-	$(BIN)/ruff format --check consolidation_assets tests benchmarks scripts
+	$(BIN)/ruff format --check consolidation_assets tests benchmarks scripts docs README.md
 
 format: install
-	$(BIN)/ruff format consolidation_assets tests benchmarks scripts
+	$(BIN)/ruff format consolidation_assets tests benchmarks scripts docs README.md
 	$(BIN)/ruff check --fix consolidation_assets tests benchmarks scripts
 
 clean:
