@@ -10,9 +10,12 @@ tests keep one-off memories out, since a memory that recurs nowhere must not be 
 recurring pattern:
 
 - a memory stays in its community only if it recurs there: it has an exact copy, a near
-  duplicate (``near_duplicate``), or a nearest neighbour at most ``stray_margin`` less similar
-  to it than is typical of the community (the median over its texts). A one-off note that
-  landed beside a theme has no close neighbour of its own, while the theme's members do.
+  duplicate (``near_duplicate`` of the way from the project's background similarity to
+  identical, like the threshold below), or a nearest neighbour at most ``stray_margin`` less
+  similar to it than is typical of the community (the median over its texts). A one-off note
+  that landed beside a theme has no close neighbour of its own, while the theme's members do.
+  How close counts as a near duplicate depends on the project: where every memory is much like
+  the others (a help desk's queries), a one-off note finds a neighbour at 0.8 by chance.
 - what remains is a pattern when at least ``min_support`` memories support it and they are, on
   average, ``similarity_threshold`` of the way from the project's background similarity (the
   median similarity of two of its memories) to identical. All the memories of one codebase
@@ -105,15 +108,17 @@ class PatternSettings:
         default=0.8,
         metadata={
             "description": "a memory whose nearest neighbour is at least this similar recurs, "
-            "however tight its community"
+            "however tight its community; when relative, as a share of the way from the "
+            "project's background similarity to 1"
         },
     )
     keywords: int = field(default=6, metadata={"description": "keywords kept per pattern"})
     relative: bool = field(
         default=True,
         metadata={
-            "description": "measure the threshold from the project's background similarity "
-            "(the median similarity of two of its memories) rather than from 0"
+            "description": "measure the threshold and the near-duplicate similarity from the "
+            "project's background similarity (the median similarity of two of its memories) "
+            "rather than from 0"
         },
     )
 
@@ -287,8 +292,10 @@ def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSett
         return np.zeros(0, dtype=np.int64)
     background = background_similarity(distinct)
     threshold = settings.similarity_threshold
+    near_duplicate = settings.near_duplicate
     if settings.relative:
         threshold = effective_threshold(threshold, background)
+        near_duplicate = effective_threshold(near_duplicate, background)
     weights = graph.weights.astype(np.float64)
     labels = cohesive_communities(
         shared_neighbor_graph(graph.neighbors.indices),
@@ -300,9 +307,7 @@ def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSett
         settings.split_overlap,
     )
     nearest = graph.neighbors.similarities[:, 0] if graph.k else np.full(labels.size, -np.inf)
-    recurs = recurring(
-        nearest, graph.weights, labels, settings.stray_margin, settings.near_duplicate
-    )
+    recurs = recurring(nearest, graph.weights, labels, settings.stray_margin, near_duplicate)
     labels = np.where(recurs, labels, -1)
     count = int(labels.max(initial=-1)) + 1
     support = np.bincount(labels[labels >= 0], weights=weights[labels >= 0], minlength=count)

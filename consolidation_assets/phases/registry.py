@@ -57,7 +57,7 @@ PHASES: tuple[Phase, ...] = (
         compute=patterns.compute,
         upstream=(),
         outputs=("patterns", "pattern_members"),
-        version="12",
+        version="13",
         description=(
             "Recurring patterns across the project's memories. Memories are embedded (cache "
             "first) and grouped into communities of their shared-nearest-neighbour graph "

@@ -11,13 +11,17 @@ against its definition, and the communities of a union of cliques against its co
 components (scipy); the overlap of a split's parts against the mean similarity of every pair of
 memories, copies included, within and across parts; and every community
 ``cohesive_communities`` returns is, by brute force, cohesive enough, one Louvain cannot split,
-or one whose parts overlap more than the setting allows.
+or one whose parts overlap more than the setting allows. With ``relative``, memberships are
+those of the absolute settings measured from the background: the threshold and the
+near-duplicate similarity both.
 
 Cases run: 100 (clustered batches up to 200 memories), 100 (text families up to 40), 100 per
 membership piece.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from hypothesis import assume, given, settings
@@ -30,6 +34,7 @@ from consolidation_assets.phases.graph import text_graph
 from consolidation_assets.phases.patterns import (
     PatternSettings,
     background_similarity,
+    cluster_memories,
     cohesive_communities,
     effective_threshold,
     extract_patterns,
@@ -299,3 +304,21 @@ def test_a_community_is_cohesive_or_cannot_be_split(
         assert part_overlap(vectors[rows], weights[rows], parts, background) > overlap, (
             f"community {label} is loose ({np.mean(pairs):.3f}) and splits into apart parts"
         )
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(clustered_batches(), pattern_settings, st.sampled_from([0.5, 0.8, 0.9]))
+def test_relative_settings_are_measured_from_the_background(
+    batch: MemoryBatch, pattern: PatternSettings, near_duplicate: float
+) -> None:
+    relative = replace(pattern, relative=True, near_duplicate=near_duplicate)
+    graph = text_graph(batch, relative.neighbors)
+    background = background_similarity(batch.vectors[graph.unique_rows].astype(np.float32))
+    absolute = replace(
+        relative,
+        relative=False,
+        similarity_threshold=effective_threshold(relative.similarity_threshold, background),
+        near_duplicate=effective_threshold(near_duplicate, background),
+    )
+    found = cluster_memories(batch, graph, relative)
+    assert np.array_equal(found, cluster_memories(batch, graph, absolute))
