@@ -148,10 +148,13 @@ def _top_k_into(
     return comparisons
 
 
-def partition(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The inverted file's cells for unit rows: (about sqrt(n) centroids, each row's cell)."""
+def partition(vectors: np.ndarray, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The inverted file's cells for unit rows: (about sqrt(n) centroids, each row's cell).
+
+    ``keys`` choose the seed rows as in ``nearest_neighbors``, so the cells do not depend on
+    the vectors' last bits."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    centroids, _ = _centroids(vectors)
+    centroids, _ = _centroids(vectors, keys)
     assignment, _ = _assign(vectors, centroids)
     return centroids, assignment
 

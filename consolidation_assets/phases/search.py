@@ -25,9 +25,10 @@ item's score adds four signals to its cosine similarity with the query, each wei
 
 Neither side compares a query with every item of a large project. Up to ``EXACT_LIMIT``
 items the vectors are searched exactly. Above that they are grouped into the inverted file's
-cells (see ``neighbors``), stored cell by cell, and only the cells nearest the query are
-read; items that only BM25 finds are scored on top. BM25 reads only the postings of the
-query's terms.
+cells (see ``neighbors``), seeded by a digest of each item's text so that every machine
+builds the same cells, stored cell by cell, and only the cells nearest the query are read;
+items that only BM25 finds are scored on top. BM25 reads only the postings of the query's
+terms.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import numpy as np
 from scipy import sparse
 
 from consolidation_assets.phases.dates import query_windows
+from consolidation_assets.phases.graph import KEY_BYTES, text_key
 from consolidation_assets.phases.neighbors import partition
 from consolidation_assets.phases.text import STOP_WORDS
 
@@ -126,9 +128,13 @@ class LexicalIndex:
 
 
 class VectorIndex:
-    """Unit vectors searched by cosine: exactly when few, through inverted-file cells when many."""
+    """Unit vectors searched by cosine: exactly when few, through inverted-file cells when many.
 
-    def __init__(self, vectors: np.ndarray) -> None:
+    ``keys`` (a digest of each item's text) seed the cells, so the same project gives the same
+    cells, and the same answers, on any CPU; without them the cells follow the vectors' bytes.
+    """
+
+    def __init__(self, vectors: np.ndarray, keys: np.ndarray | None = None) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.size = vectors.shape[0]
         if self.size <= EXACT_LIMIT:
@@ -137,7 +143,7 @@ class VectorIndex:
             self.vectors = vectors
             self.offsets = np.array([0, self.size])
             return
-        self.centroids, assignment = partition(vectors)
+        self.centroids, assignment = partition(vectors, keys)
         self.order = np.argsort(assignment, kind="stable")
         self.vectors = vectors[self.order]
         self.offsets = np.searchsorted(
@@ -213,7 +219,10 @@ class HybridIndex:
         )
         self.spans = None if spans is None else np.asarray(spans, dtype=np.float64)
         self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
-        self.vectors = VectorIndex(vectors)
+        keys = None
+        if self.size > EXACT_LIMIT:
+            keys = np.array([text_key(t) for t in texts], dtype=f"S{KEY_BYTES}")
+        self.vectors = VectorIndex(vectors, keys)
         self.lexical = LexicalIndex(texts)
         self._inverse_order = (
             np.argsort(self.vectors.order) if self.vectors.centroids is not None else None

@@ -16,7 +16,8 @@ nearest cells and the ``depth`` best BM25 matches.
 Interleaving against a two-way merge written from its docstring.
 
 Cases run: 100 (BM25), 100 (scores, exact), 50 (scores, inverted file), 200 (task support),
-300 (interleave), 200 (``_top``), plus regressions.
+300 (interleave), 200 (``_top``), 5 (the cells against the vectors' last bits), plus
+regressions.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from hypothesis import strategies as st
 
 from consolidation_assets.phases import search
 from consolidation_assets.phases.dates import query_windows
+from consolidation_assets.phases.graph import KEY_BYTES, text_key
 from consolidation_assets.phases.neighbors import partition
 from consolidation_assets.phases.search import (
     BM25_B,
@@ -276,7 +278,8 @@ def test_search_through_the_inverted_file(
         patch.setattr(search, "PROBES", probes)
         patch.setattr(search, "TASK_POOL", data.draw(st.sampled_from([1, 5, 1000])))
         index = HybridIndex(texts, vectors, spans=spans, groups=groups)
-        centroids, cell_of = partition(vectors)
+        keys = np.array([text_key(t) for t in texts], dtype=f"S{KEY_BYTES}")
+        centroids, cell_of = partition(vectors, keys)
         cells = np.argsort(-(centroids @ query_vector), kind="stable")[:probes]
         items = np.flatnonzero(np.isin(cell_of, cells))
         found, _ = index.vectors.candidates(query_vector)
@@ -378,3 +381,26 @@ def test_regression_top_breaks_ties_at_the_cut_by_index() -> None:
     at indices 14 and 15, it kept 15."""
     scores = np.array([0.0] * 14 + [1.0, 1.0])
     assert _top(np.arange(16) * 3, scores, 1).tolist() == [42]
+
+
+@settings(PROPERTY_SETTINGS, max_examples=5)
+@given(st.integers(2_900, 3_100), st.integers(0, 2**32 - 1))
+def test_the_inverted_files_cells_do_not_depend_on_the_vectors_last_bits(n: int, seed: int) -> None:
+    """The same texts embedded on another CPU differ in their vectors' last bits; the items'
+    cells come from their texts' digests, so almost every query searches the same items."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n // 20, 32))
+    vectors = normalized_rows(
+        centres[rng.integers(0, len(centres), n)] + 0.5 * rng.standard_normal((n, 32))
+    )
+    other_cpu = normalized_rows(vectors + 1e-7 * rng.standard_normal((n, 32)).astype(np.float32))
+    texts = [f"memory {i}" for i in range(n)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "EXACT_LIMIT", 1_000)
+        here = HybridIndex(texts, vectors).vectors
+        there = HybridIndex(texts, other_cpu).vectors
+    same = [
+        np.array_equal(np.sort(here.candidates(q)[0]), np.sort(there.candidates(q)[0]))
+        for q in vectors[:200]
+    ]
+    assert np.mean(same) >= 0.99
