@@ -53,9 +53,9 @@ from consolidation_assets.phases.graph import TextGraph, collapse_exact, text_gr
 from consolidation_assets.phases.merging import MergeSettings, PairModel, merge_memories
 from consolidation_assets.phases.patterns import (
     PatternSettings,
+    absolute_settings,
     background_similarity,
     cluster_memories,
-    effective_threshold,
     mean_similarities,
 )
 from consolidation_assets.phases.types import MemoryBatch
@@ -300,11 +300,9 @@ def cohesive_intents(
     pattern at any setting; the figures on the other intents say how much of the gap to
     k-means is that.
     """
-    settings = PatternSettings()
-    threshold = settings.similarity_threshold
-    if settings.relative:
-        _, unique_rows = collapse_exact(list(texts))
-        threshold = effective_threshold(threshold, background_similarity(vectors[unique_rows]))
+    _, unique_rows = collapse_exact(list(texts))
+    background = background_similarity(vectors[unique_rows])
+    threshold = absolute_settings(PatternSettings(), background).similarity_threshold
     names, labels = np.unique(np.asarray(intents), return_inverse=True)
     cohesion = mean_similarities(
         np.asarray(vectors, dtype=np.float64), np.ones(labels.size), labels, names.size

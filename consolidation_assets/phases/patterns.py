@@ -29,7 +29,7 @@ rest of the project (class-based TF-IDF).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
@@ -168,6 +168,19 @@ def effective_threshold(threshold: float, background: float) -> float:
     return background + threshold * (1.0 - background)
 
 
+def absolute_settings(settings: PatternSettings, background: float) -> PatternSettings:
+    """``settings`` with the similarity threshold and the near duplicate as the cosines they
+    stand for in a project of this ``background`` (unchanged when not ``relative``)."""
+    if not settings.relative:
+        return settings
+    return replace(
+        settings,
+        relative=False,
+        similarity_threshold=effective_threshold(settings.similarity_threshold, background),
+        near_duplicate=effective_threshold(settings.near_duplicate, background),
+    )
+
+
 def group_medians(values: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     """The median of ``values`` in each group ``0..count-1`` (NaN for an empty group)."""
     order = np.lexsort((values, labels))
@@ -291,11 +304,8 @@ def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSett
     if distinct.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     background = background_similarity(distinct)
-    threshold = settings.similarity_threshold
-    near_duplicate = settings.near_duplicate
-    if settings.relative:
-        threshold = effective_threshold(threshold, background)
-        near_duplicate = effective_threshold(near_duplicate, background)
+    measured = absolute_settings(settings, background)
+    threshold = measured.similarity_threshold
     weights = graph.weights.astype(np.float64)
     labels = cohesive_communities(
         shared_neighbor_graph(graph.neighbors.indices),
@@ -307,7 +317,9 @@ def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSett
         settings.split_overlap,
     )
     nearest = graph.neighbors.similarities[:, 0] if graph.k else np.full(labels.size, -np.inf)
-    recurs = recurring(nearest, graph.weights, labels, settings.stray_margin, near_duplicate)
+    recurs = recurring(
+        nearest, graph.weights, labels, settings.stray_margin, measured.near_duplicate
+    )
     labels = np.where(recurs, labels, -1)
     count = int(labels.max(initial=-1)) + 1
     support = np.bincount(labels[labels >= 0], weights=weights[labels >= 0], minlength=count)
