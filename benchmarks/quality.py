@@ -77,7 +77,8 @@ PATTERN_OVERLAPS = (0.3, 0.5, 0.7, 1.0)
 STRAY_SHARE = 0.3
 STRAY_SEEDS = (0, 1, 2)
 # The stray test swept at the shipped threshold and overlap, from strict to off (a margin of 1.0
-# keeps every memory), to show what leaving strays out costs; not a choice of settings.
+# keeps every memory its community lists back), to show what leaving strays out costs; not a
+# choice of settings.
 TRADE_OFF_MARGINS = (0.0, 0.05, 0.10, 0.20, 1.0)
 TRADE_OFF_NEAR_DUPLICATES = (0.80, 0.85, 0.90, 1.0)
 STRAY_TARGET = 0.10

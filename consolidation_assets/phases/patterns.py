@@ -9,13 +9,17 @@ short, varied notes into arbitrary pieces. A community is a theme, not yet a pat
 tests keep one-off memories out, since a memory that recurs nowhere must not be presented as a
 recurring pattern:
 
-- a memory stays in its community only if it recurs there: it has an exact copy, a near
-  duplicate (``near_duplicate`` of the way from the project's background similarity to
-  identical, like the threshold below), or a nearest neighbour at most ``stray_margin`` less
-  similar to it than is typical of the community (the median over its texts). A one-off note
-  that landed beside a theme has no close neighbour of its own, while the theme's members do.
-  How close counts as a near duplicate depends on the project: where every memory is much like
-  the others (a help desk's queries), a one-off note finds a neighbour at 0.8 by chance.
+- a memory stays in its community only if it recurs there: it has an exact copy, or it has a
+  near duplicate (``near_duplicate`` of the way from the project's background similarity to
+  identical, like the threshold below) or a nearest neighbour at most ``stray_margin`` less
+  similar to it than is typical of the community (the median over its texts), and it is in
+  turn among the nearest neighbours of at least ``min_support - 1`` other memories of the
+  community. A one-off note that landed beside a theme has no close neighbour of its own, while
+  the theme's members do. How close counts as a near duplicate depends on the project: where
+  every memory is much like the others (a help desk's queries), a one-off note finds a
+  neighbour at 0.8 by chance. Closeness is one-sided, though: a note can be close to a theme's
+  member while every member has closer ones of its own. Being listed back by as many members as
+  a pattern needs is what a memory of the theme has and such a note lacks.
 - what remains is a pattern when at least ``min_support`` memories support it and they are, on
   average, ``similarity_threshold`` of the way from the project's background similarity (the
   median similarity of two of its memories) to identical. All the memories of one codebase
@@ -78,7 +82,13 @@ class PatternSettings:
             "when relative, as a share of the way from the project's background similarity to 1"
         },
     )
-    min_support: int = field(default=3, metadata={"description": "least memories per pattern"})
+    min_support: int = field(
+        default=3,
+        metadata={
+            "description": "least memories per pattern; each memory kept must also be among "
+            "the nearest neighbours of at least this many less one of its pattern's memories"
+        },
+    )
     neighbors: int = field(
         default=10, metadata={"description": "nearest neighbours per memory in the graph"}
     )
@@ -195,20 +205,38 @@ def group_medians(values: np.ndarray, labels: np.ndarray, count: int) -> np.ndar
     return medians
 
 
+def citations(indices: np.ndarray, copies: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per distinct text, how many memories of its own community list it among their nearest
+    neighbours (``indices``, ``-1`` where none; a text's ``copies`` each list it)."""
+    count = indices.shape[0]
+    sources = np.repeat(np.arange(count), indices.shape[1] if indices.ndim == 2 else 0)
+    targets = indices.ravel()
+    listed = targets >= 0
+    sources, targets = sources[listed], targets[listed]
+    same = labels[sources] == labels[targets]
+    return np.bincount(
+        targets[same], weights=copies[sources[same]].astype(np.float64), minlength=count
+    )
+
+
 def recurring(
     nearest: np.ndarray,
     copies: np.ndarray,
     labels: np.ndarray,
     margin: float,
     near_duplicate: float = 1.0,
+    cited: np.ndarray | None = None,
+    least_cited: float = 0.0,
 ) -> np.ndarray:
-    """Whether each distinct text recurs in its community: it has an exact copy, its
-    ``nearest`` neighbour is a near duplicate (at least ``near_duplicate`` similar), or that
-    similarity is at least the community's median less ``margin``."""
+    """Whether each distinct text recurs in its community: it has an exact copy; or its
+    ``nearest`` neighbour is a near duplicate (at least ``near_duplicate`` similar) or at least
+    the community's median less ``margin``, and it is ``cited`` (``citations``) by at least
+    ``least_cited`` memories of the community."""
     nearest = np.where(np.isfinite(nearest), nearest, -1.0).astype(np.float64)
     typical = group_medians(nearest, labels, int(labels.max(initial=-1)) + 1)
     bar = np.minimum(typical[labels] - margin, near_duplicate)
-    return (copies > 1) | (nearest >= bar)
+    listed = np.ones(nearest.shape, dtype=bool) if cited is None else cited >= least_cited
+    return (copies > 1) | ((nearest >= bar) & listed)
 
 
 def mean_similarities(
@@ -318,7 +346,13 @@ def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSett
     )
     nearest = graph.neighbors.similarities[:, 0] if graph.k else np.full(labels.size, -np.inf)
     recurs = recurring(
-        nearest, graph.weights, labels, settings.stray_margin, measured.near_duplicate
+        nearest,
+        graph.weights,
+        labels,
+        settings.stray_margin,
+        measured.near_duplicate,
+        citations(graph.neighbors.indices, graph.weights, labels),
+        settings.min_support - 1,
     )
     labels = np.where(recurs, labels, -1)
     count = int(labels.max(initial=-1)) + 1

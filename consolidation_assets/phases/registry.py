@@ -57,13 +57,14 @@ PHASES: tuple[Phase, ...] = (
         compute=patterns.compute,
         upstream=(),
         outputs=("patterns", "pattern_members"),
-        version="13",
+        version="14",
         description=(
             "Recurring patterns across the project's memories. Memories are embedded (cache "
             "first) and grouped into communities of their shared-nearest-neighbour graph "
             "(Louvain, no k to choose), a community too loose for `similarity_threshold` being "
             "split again when its parts stand apart (`split_overlap`); one-off memories with no "
-            "close neighbour of their own are left out, and every community of at least "
+            "close neighbour of their own, or that too few of the community list among their "
+            "nearest, are left out, and every community of at least "
             "`min_support` memories becomes a pattern labelled by its most central memory and "
             "its distinctive keywords."
         ),

@@ -7,7 +7,8 @@ the setting's share of the way from it to 1); membership is a partial partition 
 exact duplicates (normalised text) cluster as one weighted item, so they share a pattern or are
 both left out. The membership pieces against plain references: the shared-neighbour weights
 against Python sets, the group medians against ``np.median`` per group, the recurrence test
-against its definition, and the communities of a union of cliques against its connected
+against its definition, the citations (who lists a text among their nearest) against a count
+over every list, and the communities of a union of cliques against its connected
 components (scipy); the overlap of a split's parts against the mean similarity of every pair of
 memories, copies included, within and across parts; and every community
 ``cohesive_communities`` returns is, by brute force, cohesive enough, one Louvain cannot split,
@@ -34,6 +35,7 @@ from consolidation_assets.phases.graph import text_graph
 from consolidation_assets.phases.patterns import (
     PatternSettings,
     background_similarity,
+    citations,
     cluster_memories,
     cohesive_communities,
     effective_threshold,
@@ -203,23 +205,51 @@ def test_group_medians_match_numpy(rows: list[tuple[int, float]]) -> None:
 @settings(PROPERTY_SETTINGS, max_examples=100)
 @given(
     st.lists(
-        st.tuples(st.integers(0, 3), st.floats(-1, 1, allow_nan=False), st.integers(1, 3)),
+        st.tuples(
+            st.integers(0, 3),
+            st.floats(-1, 1, allow_nan=False),
+            st.integers(1, 3),
+            st.integers(0, 4),
+        ),
         min_size=1,
         max_size=30,
     ),
     st.sampled_from([0.0, 0.05, 0.2]),
     st.sampled_from([0.5, 0.75, 1.0]),
+    st.sampled_from([0, 1, 2]),
 )
-def test_a_text_recurs_when_copied_or_near_its_community(
-    rows: list[tuple[int, float, int]], margin: float, near_duplicate: float
+def test_a_text_recurs_when_copied_or_near_its_community_and_cited_back(
+    rows: list[tuple[int, float, int, int]], margin: float, near_duplicate: float, least: int
 ) -> None:
-    labels = np.array([g for g, _, _ in rows])
-    nearest = np.array([v for _, v, _ in rows])
-    copies = np.array([c for _, _, c in rows])
-    found = recurring(nearest, copies, labels, margin, near_duplicate)
-    for i, (g, v, c) in enumerate(rows):
+    labels = np.array([g for g, _, _, _ in rows])
+    nearest = np.array([v for _, v, _, _ in rows])
+    copies = np.array([c for _, _, c, _ in rows])
+    cited = np.array([n for _, _, _, n in rows], dtype=float)
+    found = recurring(nearest, copies, labels, margin, near_duplicate, cited, least)
+    for i, (g, v, c, n) in enumerate(rows):
         typical = float(np.median(nearest[labels == g]))
-        assert found[i] == (c > 1 or v >= near_duplicate or v >= typical - margin)
+        close = v >= near_duplicate or v >= typical - margin
+        assert found[i] == (c > 1 or (close and n >= least))
+
+
+@settings(PROPERTY_SETTINGS, max_examples=100)
+@given(unit_vectors(1, 30), st.integers(0, 6), st.data())
+def test_citations_count_the_communitys_memories_listing_a_text(
+    vectors: np.ndarray, k: int, data: st.DataObject
+) -> None:
+    n = vectors.shape[0]
+    labels = np.array(data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)))
+    copies = np.array(data.draw(st.lists(st.integers(1, 3), min_size=n, max_size=n)))
+    indices = np.full((n, k), -1)
+    for i in range(n):
+        others = sorted(set(range(n)) - {i}, key=lambda j: (-float(vectors[i] @ vectors[j]), j))
+        indices[i, : min(k, len(others))] = others[:k]
+    found = citations(indices, copies, labels)
+    for j in range(n):
+        expected = sum(
+            copies[i] for i in range(n) if labels[i] == labels[j] and j in indices[i].tolist()
+        )
+        assert found[j] == expected
 
 
 @settings(PROPERTY_SETTINGS, max_examples=100)
