@@ -14,12 +14,13 @@ recurring pattern:
   identical, like the threshold below) or a nearest neighbour at most ``stray_margin`` less
   similar to it than is typical of the community (the median over its texts), and it is in
   turn among the nearest neighbours of at least ``min_support - 1`` other memories of the
-  community. A one-off note that landed beside a theme has no close neighbour of its own, while
-  the theme's members do. How close counts as a near duplicate depends on the project: where
-  every memory is much like the others (a help desk's queries), a one-off note finds a
-  neighbour at 0.8 by chance. Closeness is one-sided, though: a note can be close to a theme's
-  member while every member has closer ones of its own. Being listed back by as many members as
-  a pattern needs is what a memory of the theme has and such a note lacks.
+  community (at most half of ``neighbors``: ``least_citations``). A one-off note that landed
+  beside a theme has no close neighbour of its own, while the theme's members do. How close
+  counts as a near duplicate depends on the project: where every memory is much like the
+  others (a help desk's queries), a one-off note finds a neighbour at 0.8 by chance. Closeness
+  is one-sided, though: a note can be close to a theme's member while every member has closer
+  ones of its own. Being listed back by as many members as a pattern needs is what a memory of
+  the theme has and such a note lacks.
 - what remains is a pattern when at least ``min_support`` memories support it and they are, on
   average, ``similarity_threshold`` of the way from the project's background similarity (the
   median similarity of two of its memories) to identical. All the memories of one codebase
@@ -86,7 +87,8 @@ class PatternSettings:
         default=3,
         metadata={
             "description": "least memories per pattern; each memory kept must also be among "
-            "the nearest neighbours of at least this many less one of its pattern's memories"
+            "the nearest neighbours of at least this many less one of its pattern's memories "
+            "(at most half of `neighbors`)"
         },
     )
     neighbors: int = field(
@@ -217,6 +219,14 @@ def citations(indices: np.ndarray, copies: np.ndarray, labels: np.ndarray) -> np
     return np.bincount(
         targets[same], weights=copies[sources[same]].astype(np.float64), minlength=count
     )
+
+
+def least_citations(min_support: int, k: int) -> int:
+    """How many memories of its community must list a memory among their ``k`` nearest: as many
+    as a pattern needs beside it, ``min_support - 1``, but at most half of ``k``. Every memory
+    lists ``k``, so ``k`` is what a community's memories are listed by on average, and the least
+    listed members of a real theme fall well short of it."""
+    return max(min(min_support - 1, k // 2), 0)
 
 
 def recurring(
@@ -352,7 +362,7 @@ def cluster_memories(batch: MemoryBatch, graph: TextGraph, settings: PatternSett
         settings.stray_margin,
         measured.near_duplicate,
         citations(graph.neighbors.indices, graph.weights, labels),
-        settings.min_support - 1,
+        least_citations(settings.min_support, graph.k),
     )
     labels = np.where(recurs, labels, -1)
     count = int(labels.max(initial=-1)) + 1

@@ -15,7 +15,8 @@ from consolidation_assets.phases.patterns import (
     extract_patterns,
     infer_pattern_type,
 )
-from tests.helpers import banking77_sample, isabella_stream, make_batch, shared_path
+from consolidation_assets.services.memory_input import parse_jsonl
+from tests.helpers import SAMPLE_DATA, banking77_sample, isabella_stream, make_batch, shared_path
 
 
 def labels_of(result, ids):
@@ -112,6 +113,26 @@ def test_a_stray_close_to_a_theme_but_listed_by_none_of_it_stays_out(
     print(f"strays absorbed {dict(absorbed)}, members kept {dict(kept_members)}")
     assert absorbed["cited"] < absorbed["uncited"]
     assert kept_members["cited"] >= 0.97 * kept_members["uncited"]
+
+
+@pytest.mark.parametrize(("neighbors", "min_support"), [(2, 5), (5, 5), (10, 3)])
+def test_listing_back_asks_no_more_than_the_neighbours_allow(
+    embedder, monkeypatch: pytest.MonkeyPatch, neighbors: int, min_support: int
+) -> None:
+    """A memory must be listed back by ``min_support - 1`` memories of its community, but by at
+    most half of ``neighbors``: each memory lists only that many, and asking more of a sample
+    project at few neighbours left out most of its patterns (none at 2 neighbours and a support
+    of 5)."""
+    path = SAMPLE_DATA / "web-backend.jsonl"
+    batch = make_batch(embedder, [m.content for m in parse_jsonl(path.read_bytes(), str(path))])
+    settings = replace(PatternSettings(), neighbors=neighbors, min_support=min_support)
+    listed_back = extract_patterns("web", batch, settings).metrics["memories_in_patterns"]
+    monkeypatch.setattr(
+        patterns, "citations", lambda indices, *_: np.full(indices.shape[0], np.inf)
+    )
+    unlisted = extract_patterns("web", batch, settings).metrics["memories_in_patterns"]
+    print(f"neighbours {neighbors}, support {min_support}: {listed_back} of {unlisted} kept")
+    assert listed_back >= 0.75 * unlisted > 0
 
 
 LOOSE_INTENTS = (
