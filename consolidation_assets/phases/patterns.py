@@ -211,7 +211,7 @@ def citations(indices: np.ndarray, copies: np.ndarray, labels: np.ndarray) -> np
     """Per distinct text, how many memories of its own community list it among their nearest
     neighbours (``indices``, ``-1`` where none; a text's ``copies`` each list it)."""
     count = indices.shape[0]
-    sources = np.repeat(np.arange(count), indices.shape[1] if indices.ndim == 2 else 0)
+    sources = np.repeat(np.arange(count), indices.shape[1])
     targets = indices.ravel()
     listed = targets >= 0
     sources, targets = sources[listed], targets[listed]

@@ -84,6 +84,13 @@ def test_exact_repetitions_in_an_agent_stream_form_a_pattern(embedder) -> None:
         assert len({owner.get(i) for i in ids}) == 1 and owner.get(ids[0]) is not None
 
 
+def without_listing_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every memory counts as listed back by its whole community, so only closeness decides."""
+    monkeypatch.setattr(
+        patterns, "citations", lambda indices, *_: np.full(indices.shape[0], np.inf)
+    )
+
+
 def test_a_stray_close_to_a_theme_but_listed_by_none_of_it_stays_out(
     embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -103,9 +110,7 @@ def test_a_stray_close_to_a_theme_but_listed_by_none_of_it_stays_out(
         batch = make_batch(embedder, [texts[i] for i in rows])
         for name in ("cited", "uncited"):
             if name == "uncited":
-                monkeypatch.setattr(
-                    patterns, "citations", lambda indices, *_: np.full(indices.shape[0], np.inf)
-                )
+                without_listing_back(monkeypatch)
             owner = {m for p in extract_patterns("bank", batch).patterns for m in p.member_ids}
             monkeypatch.undo()
             absorbed[name] += sum(batch.ids[len(kept) + j] in owner for j in range(len(strays)))
@@ -127,9 +132,7 @@ def test_listing_back_asks_no_more_than_the_neighbours_allow(
     batch = make_batch(embedder, [m.content for m in parse_jsonl(path.read_bytes(), str(path))])
     settings = replace(PatternSettings(), neighbors=neighbors, min_support=min_support)
     listed_back = extract_patterns("web", batch, settings).metrics["memories_in_patterns"]
-    monkeypatch.setattr(
-        patterns, "citations", lambda indices, *_: np.full(indices.shape[0], np.inf)
-    )
+    without_listing_back(monkeypatch)
     unlisted = extract_patterns("web", batch, settings).metrics["memories_in_patterns"]
     print(f"neighbours {neighbors}, support {min_support}: {listed_back} of {unlisted} kept")
     assert listed_back >= 0.75 * unlisted > 0
