@@ -234,9 +234,9 @@ def recurring(
     copies: np.ndarray,
     labels: np.ndarray,
     margin: float,
-    near_duplicate: float = 1.0,
-    cited: np.ndarray | None = None,
-    least_cited: float = 0.0,
+    near_duplicate: float,
+    cited: np.ndarray,
+    least_cited: float,
 ) -> np.ndarray:
     """Whether each distinct text recurs in its community: it has an exact copy; or its
     ``nearest`` neighbour is a near duplicate (at least ``near_duplicate`` similar) or at least
@@ -245,8 +245,7 @@ def recurring(
     nearest = np.where(np.isfinite(nearest), nearest, -1.0).astype(np.float64)
     typical = group_medians(nearest, labels, int(labels.max(initial=-1)) + 1)
     bar = np.minimum(typical[labels] - margin, near_duplicate)
-    listed = np.ones(nearest.shape, dtype=bool) if cited is None else cited >= least_cited
-    return (copies > 1) | ((nearest >= bar) & listed)
+    return (copies > 1) | ((nearest >= bar) & (cited >= least_cited))
 
 
 def mean_similarities(
